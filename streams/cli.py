@@ -1,0 +1,154 @@
+"""The ``streams`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from streams.errors import UserError
+from streams.settings import Settings, load_settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _local_kafka(settings: Settings) -> "LocalKafka":  # noqa: UP037
+    from streams.localkafka import LocalKafka
+
+    return LocalKafka(
+        settings.local_dir.resolve() / "kafka",
+        port=settings.local_kafka_port,
+        heap_mb=settings.local_kafka_heap_mb,
+    )
+
+
+def cmd_dev_kafka(args: argparse.Namespace, settings: Settings) -> int:
+    broker = _local_kafka(settings)
+    if args.action == "up":
+        started = broker.up()
+        state = "started" if started else "already running"
+        print(f"kafka {state} at {broker.bootstrap} (pid {broker.running_pid()}, data {broker.home})")
+    elif args.action == "down":
+        stopped = broker.down()
+        print("kafka stopped" if stopped else "kafka was not running")
+        if args.wipe:
+            broker.wipe()
+            print(f"removed {broker.home}")
+    elif args.action == "status":
+        pid = broker.running_pid()
+        if pid is None:
+            print("kafka is not running")
+            return 1
+        print(f"kafka running at {broker.bootstrap} (pid {pid})")
+    elif args.action == "logs":
+        print(broker.log_tail(args.lines))
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.kafka_admin import ensure_topics, existing_topics
+    from streams.topics import ALL_TOPICS
+
+    if args.action == "create":
+        created = ensure_topics(settings)
+        print(f"created {len(created)} topics" + (": " + ", ".join(created) if created else ""))
+    else:
+        present = existing_topics(settings)
+        for spec in ALL_TOPICS:
+            name = settings.topic(spec.name)
+            mark = "ok     " if name in present else "missing"
+            print(f"{mark} {name:40} {spec.description}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.warehouse import open_warehouse
+    from streams.warehouse.migrations import migrate
+
+    warehouse = open_warehouse(settings)
+    try:
+        done = migrate(warehouse)
+    finally:
+        warehouse.close()
+    for migration in done:
+        print(f"applied {migration.version:04d}_{migration.name}")
+    print(f"warehouse {warehouse.description} is up to date ({len(done)} applied now)")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.worker import run_worker
+
+    run_worker(settings, loglevel=args.loglevel)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(settings, per_source=args.per_source)
+
+
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    for name, value in settings.model_dump().items():
+        print(f"STREAMS_{name.upper()}={value}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="streams",
+        description="Event-stream backbone for public-safety video networks. Every setting "
+        "is read from an environment variable STREAMS_<NAME>; `streams settings` lists them.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="start everything locally and send events end to end")
+    demo.add_argument("--per-source", type=int, default=3, help="events per source (default 3)")
+    demo.set_defaults(handler=cmd_demo)
+
+    worker = sub.add_parser(
+        "worker", help="run the pipeline worker (owns the embedded warehouse)"
+    )
+    worker.add_argument(
+        "--loglevel", default="warn", choices=["crit", "error", "warn", "info", "debug"]
+    )
+    worker.set_defaults(handler=cmd_worker)
+
+    migrate = sub.add_parser("migrate", help="apply pending warehouse migrations")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    topics = sub.add_parser("topics", help="create or list the declared Kafka topics")
+    topics.add_argument("action", choices=["create", "list"])
+    topics.set_defaults(handler=cmd_topics)
+
+    dev = sub.add_parser("dev", help="local development services")
+    dev_sub = dev.add_subparsers(dest="service", required=True, metavar="SERVICE")
+    kafka = dev_sub.add_parser(
+        "kafka", help="single-node Kafka (KRaft) on 127.0.0.1 from Maven Central jars"
+    )
+    kafka.add_argument("action", choices=["up", "down", "status", "logs"])
+    kafka.add_argument("--wipe", action="store_true", help="with down: delete data and logs")
+    kafka.add_argument("--lines", type=int, default=30, help="with logs: lines to show")
+    kafka.set_defaults(handler=cmd_dev_kafka)
+
+    show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
+    show.set_defaults(handler=cmd_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        handler: Handler = args.handler
+        return handler(args, settings)
+    except UserError as exc:
+        print(f"streams: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The local demo: broker, topics, warehouse, worker, a few events end to end, what landed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from streams.errors import UserError
+from streams.kafka_admin import LIBRDKAFKA_LOGGER, ensure_topics
+from streams.localkafka import LocalKafka, port_is_free
+from streams.settings import Settings
+
+
+class DemoError(UserError):
+    pass
+
+
+def produce(settings: Settings, payloads: list[tuple[str, str, bytes]]) -> list[tuple[str, int, int]]:
+    """Send raw payloads to raw.<source>; return their (topic, partition, offset)."""
+    from confluent_kafka import Producer
+
+    from streams.topics import raw_topic_name
+
+    producer = Producer({
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "logger": LIBRDKAFKA_LOGGER,
+    })
+    positions: list[tuple[str, int, int]] = []
+    errors: list[str] = []
+
+    def delivered(err: object, msg: object) -> None:
+        if err is not None:
+            errors.append(str(err))
+        else:
+            positions.append((msg.topic(), msg.partition(), msg.offset()))  # type: ignore[attr-defined]
+
+    for source, device, body in payloads:
+        producer.produce(settings.topic(raw_topic_name(source)), value=body,
+                         key=device.encode(), on_delivery=delivered)
+    remaining = producer.flush(settings.kafka_timeout_seconds)
+    if remaining or errors:
+        raise DemoError(f"{remaining} events not delivered to Kafka: {errors[:3]}")
+    return positions
+
+
+def _get_json(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310  (http on loopback)
+        data: dict[str, object] = json.loads(response.read())
+        return data
+
+
+def _landed_total(url: str) -> int:
+    counts = _get_json(url + "/landed").get("raw_captures", {})
+    return sum(int(v) for v in counts.values()) if isinstance(counts, dict) else 0
+
+
+def wait_until(
+    predicate: object, timeout: float, what: str, log: Path, worker: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and worker.poll() is None:
+        try:
+            if predicate():  # type: ignore[operator]
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:]) if log.exists() else ""
+    if worker.poll() is not None:
+        raise DemoError(f"the worker exited ({worker.returncode}) before {what}; its log:\n{tail}")
+    raise DemoError(f"timed out after {timeout:g}s waiting for {what}; worker log:\n{tail}")
+
+
+def run_demo(settings: Settings, per_source: int = 3) -> int:
+    from streams.demo_payloads import demo_payloads
+
+    broker = LocalKafka(settings.local_dir.resolve() / "kafka", settings.local_kafka_port,
+                        settings.local_kafka_heap_mb)
+    print(f"[1/5] local Kafka at {broker.bootstrap} ...", flush=True)
+    broker.up()
+    env = dict(os.environ, STREAMS_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap)
+    settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
+    created = ensure_topics(settings)
+    print(f"[2/5] topics ready ({len(created)} created)", flush=True)
+    if not port_is_free(settings.web_port, settings.web_host):
+        raise DemoError(f"port {settings.web_port} is in use; set STREAMS_WEB_PORT")
+
+    log = settings.local_dir.resolve() / "logs" / "worker.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    url = f"http://{settings.web_host}:{settings.web_port}"
+    print(f"[3/5] starting the worker (log {log}) ...", flush=True)
+    with log.open("ab") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "streams", "worker", "--loglevel", "info"],
+                                  env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: _get_json(url + "/readyz")["status"] == "ready",
+                   120, "the worker to be ready", log, worker)
+        before = _landed_total(url)
+        payloads = demo_payloads(per_source)
+        positions = produce(settings, payloads)
+        print(f"[4/5] sent {len(positions)} vendor payloads to raw topics", flush=True)
+        wait_until(lambda: _landed_total(url) >= before + len(positions), 60,
+                   "the events to land", log, worker)
+        counts = _get_json(url + "/landed")["raw_captures"]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    print("[5/5] landed in the embedded warehouse:", flush=True)
+    _print_landed(settings, positions)
+    print(f"totals by source: {json.dumps(counts, sort_keys=True)}")
+    return 0
+
+
+def _print_landed(settings: Settings, positions: list[tuple[str, int, int]]) -> None:
+    from streams.warehouse import open_warehouse
+
+    warehouse = open_warehouse(settings)
+    try:
+        wanted = {(t, p, o) for t, p, o in positions}
+        topics = sorted({t for t, _p, _o in positions})
+        rows = warehouse.query(
+            "SELECT source, device_key, topic, partition, offset, payload_size, "
+            "substring(payload, 1, 60) AS head FROM raw_captures FINAL "
+            "WHERE topic IN {topics:Array(String)} ORDER BY source, offset",
+            {"topics": topics},
+        )
+    finally:
+        warehouse.close()
+    mine = [r for r in rows if (r["topic"], r["partition"], r["offset"]) in wanted]
+    print(f"  {'source':16} {'device':21} {'partition':>9} {'offset':>6} {'bytes':>6}  payload")
+    for r in mine:
+        head = str(r["head"]).replace("\n", " ")
+        print(f"  {r['source']:16} {r['device_key']:21} {r['partition']:>9} {r['offset']:>6} "
+              f"{r['payload_size']:>6}  {head}")
+    print(f"  {len(mine)} of {len(positions)} events sent in this run landed")
+    if len(mine) != len(positions):
+        raise DemoError("some events sent in this run are missing from the warehouse")

@@ -1,0 +1,275 @@
+"""A single-node Apache Kafka (KRaft, broker+controller) for development and tests, without Docker.
+
+The broker's jars come from Maven Central through ``deploy/local/kafka/pom.xml``; the machine's
+Java 17 runs it. Data and logs live under ``<local_dir>/kafka`` (git-ignored); it listens on
+127.0.0.1 only. ``up`` is idempotent and copes with a stale pid file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams.errors import UserError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+POM_DIR = PROJECT_ROOT / "deploy" / "local" / "kafka"
+LIBS_DIR = POM_DIR / "target" / "libs"
+LOG_CONFIG = POM_DIR / "log4j2.properties"
+MAIN_CLASS = "kafka.Kafka"
+
+
+class LocalKafkaError(UserError):
+    """The local broker could not be prepared, started or stopped."""
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Servers (the JVM, aiohttp) bind with SO_REUSEADDR: a port in TIME_WAIT is free to them.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def port_accepts(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+@dataclass(frozen=True)
+class LocalKafka:
+    home: Path
+    port: int = 9092
+    heap_mb: int = 512
+
+    @property
+    def controller_port(self) -> int:
+        return self.port + 1
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "broker.pid"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "server.properties"
+
+    # -- artifacts -------------------------------------------------------------------------
+
+    def ensure_artifacts(self, say: Callable[[str], None] = print) -> None:
+        """Resolve the broker jars from Maven Central once."""
+        if any(LIBS_DIR.glob("kafka_2.13-*.jar")):
+            return
+        if shutil.which("mvn") is None:
+            raise LocalKafkaError("Maven (mvn) is needed once to fetch the Kafka broker jars")
+        if shutil.which("java") is None:
+            raise LocalKafkaError("Java 17 (java) is needed to run the local Kafka broker")
+        say("fetching Apache Kafka jars from Maven Central (once) ...")
+        result = subprocess.run(
+            ["mvn", "-q", "-B", "-f", str(POM_DIR / "pom.xml"), "package"],
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0 or not any(LIBS_DIR.glob("kafka_2.13-*.jar")):
+            tail = (result.stdout + result.stderr).strip().splitlines()[-5:]
+            raise LocalKafkaError("fetching Kafka jars with Maven failed: " + " | ".join(tail))
+
+    # -- process ---------------------------------------------------------------------------
+
+    def running_pid(self) -> int | None:
+        """The broker's pid if our broker runs; a stale pid file is removed."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            cmdline = []
+        if MAIN_CLASS.encode() in cmdline and str(self.config_file).encode() in cmdline:
+            return pid
+        self.pid_file.unlink(missing_ok=True)  # stale: that process is gone or is another one
+        return None
+
+    def _java_command(self, main: str, *args: str) -> list[str]:
+        return [
+            "java",
+            f"-Xms{min(256, self.heap_mb)}m",
+            f"-Xmx{self.heap_mb}m",
+            "-XX:+UseG1GC",
+            "-XX:TieredStopAtLevel=1",  # a dev broker starts faster with C1 only
+            "-Djava.awt.headless=true",
+            f"-Dkafka.logs.dir={self.log_dir}",
+            f"-Dlog4j2.configurationFile={LOG_CONFIG}",
+            "-cp",
+            str(LIBS_DIR / "*"),
+            main,
+            *args,
+        ]
+
+    def write_config(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(exist_ok=True)
+        self.config_file.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    f"log.dirs={self.data_dir}",
+                    "num.partitions=4",
+                    "num.network.threads=2",
+                    "num.io.threads=4",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=4",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "auto.create.topics.enable=false",
+                    "log.retention.hours=72",
+                    "log.segment.bytes=268435456",
+                    "",
+                ]
+            )
+        )
+
+    def _format_storage(self) -> None:
+        if (self.data_dir / "meta.properties").exists():
+            return
+        cluster_id = _kafka_cluster_id()
+        result = subprocess.run(
+            self._java_command(
+                "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file)
+            ),
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise LocalKafkaError(
+                "formatting Kafka storage failed: " + (result.stdout + result.stderr).strip()[-500:]
+            )
+
+    def up(self, timeout: float = 90.0, say: Callable[[str], None] = print) -> bool:
+        """Start the broker and wait until it accepts connections. False if it already ran."""
+        if self.running_pid() is not None:
+            if port_accepts(self.port):
+                return False
+            return self._wait_until_accepting(self.running_pid() or 0, timeout)
+        for port in (self.port, self.controller_port):
+            if not port_is_free(port):
+                raise LocalKafkaError(
+                    f"port {port} on 127.0.0.1 is in use by another process; "
+                    "choose another with STREAMS_LOCAL_KAFKA_PORT"
+                )
+        self.ensure_artifacts(say)
+        self.write_config()
+        self._format_storage()
+        out = (self.log_dir / "stdout.log").open("ab")
+        process = subprocess.Popen(
+            self._java_command(MAIN_CLASS, str(self.config_file)),
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # the broker outlives the command that started it
+        )
+        out.close()
+        self.pid_file.write_text(str(process.pid))
+        return self._wait_until_accepting(process.pid, timeout)
+
+    def _wait_until_accepting(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if port_accepts(self.port):
+                return True
+            if not _alive(pid):
+                self.pid_file.unlink(missing_ok=True)
+                raise LocalKafkaError("the Kafka broker exited during start: " + self.log_tail())
+            time.sleep(0.25)
+        raise LocalKafkaError(
+            f"the Kafka broker did not accept connections within {timeout:g}s: " + self.log_tail()
+        )
+
+    def down(self, timeout: float = 30.0) -> bool:
+        """Stop the broker (SIGTERM, then SIGKILL). False if it was not running."""
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def log_tail(self, lines: int = 15) -> str:
+        texts = []
+        for name in ("stdout.log", "server.log"):
+            path = self.log_dir / name
+            if path.exists():
+                texts.extend(path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(texts[-lines:]) or "(no broker log yet)"
+
+    def wipe(self) -> None:
+        """Remove data and logs; the broker must be down."""
+        if self.running_pid() is not None:
+            raise LocalKafkaError("stop the broker before wiping its data")
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _status = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: fall back to the signal probe
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().split()[2] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _kafka_cluster_id() -> str:
+    """A random cluster id in Kafka's format: a UUID as unpadded url-safe base64."""
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

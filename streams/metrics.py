@@ -1,0 +1,35 @@
+"""Every metric name, declared once, and the in-process counters behind them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from enum import StrEnum
+
+
+class Metric(StrEnum):
+    RAW_EVENTS_IN = "streams_raw_events_in_total"
+    ROWS_LANDED = "streams_warehouse_rows_landed_total"
+    SINK_INSERT_FAILURES = "streams_warehouse_insert_failures_total"
+    SINK_BATCHES = "streams_warehouse_batches_total"
+
+
+class Counters:
+    """Monotonic counters keyed by metric and one label value (e.g. source or table)."""
+
+    def __init__(self) -> None:
+        self._values: Counter[tuple[Metric, str]] = Counter()
+
+    def add(self, metric: Metric, label: str = "", amount: int = 1) -> None:
+        self._values[(metric, label)] += amount
+
+    def get(self, metric: Metric, label: str = "") -> int:
+        return self._values[(metric, label)]
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for (metric, label), value in sorted(self._values.items()):
+            out.setdefault(metric.value, {})[label] = value
+        return out
+
+
+COUNTERS = Counters()

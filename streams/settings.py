@@ -1,0 +1,92 @@
+"""The one settings object. Every value can be set by an environment variable ``STREAMS_<NAME>``.
+
+Defaults work on a laptop: the local broker from ``streams dev kafka up`` and the embedded
+(chDB) warehouse under ``.local/``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.errors import ConfigError
+
+WAREHOUSE_SCHEMES = ("chdb", "clickhouse")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STREAMS_", frozen=True, extra="ignore")
+
+    # Kafka
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated host:port."
+    )
+    topic_prefix: str = Field("", description="Prefix for every topic name, e.g. 'city1.'.")
+    topic_partitions: int = Field(4, ge=1, description="Partitions of topics the project creates.")
+    topic_replication_factor: int = Field(1, ge=1, description="Replication of created topics.")
+    kafka_timeout_seconds: float = Field(10.0, gt=0, description="Broker reachability timeout.")
+
+    # faust worker
+    app_id: str = Field("streams", description="faust app id; also the consumer group id.")
+    data_dir: Path = Field(Path(".local/faust"), description="faust table state (RocksDB).")
+    web_host: str = Field("127.0.0.1", description="Worker HTTP bind address.")
+    web_port: int = Field(6066, ge=1, le=65535, description="Worker HTTP port.")
+
+    # Warehouse
+    warehouse_url: str = Field(
+        "chdb://.local/warehouse",
+        description="chdb://PATH (embedded, one process per path) or "
+        "clickhouse://user[:pass]@host:9000/db (server, native protocol).",
+    )
+    warehouse_password: SecretStr | None = Field(
+        None, description="ClickHouse password, if not in the URL."
+    )
+    warehouse_database: str = Field("streams", description="Database for the embedded warehouse.")
+
+    # Sink
+    sink_batch_size: int = Field(20_000, ge=1, description="Rows per warehouse insert at most.")
+    sink_flush_seconds: float = Field(1.0, gt=0, description="Longest wait before an insert.")
+    sink_retry_initial_seconds: float = Field(0.2, gt=0, description="First retry backoff.")
+    sink_retry_max_seconds: float = Field(10.0, gt=0, description="Longest retry backoff.")
+
+    # Local development broker (deploy/local/kafka)
+    local_dir: Path = Field(Path(".local"), description="Where local services keep data and logs.")
+    local_kafka_port: int = Field(9092, ge=1, le=65534, description="Local broker client port.")
+    local_kafka_heap_mb: int = Field(512, ge=128, description="Local broker JVM heap.")
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in WAREHOUSE_SCHEMES:
+            raise ValueError(
+                f"warehouse URL {value!r} must start with chdb:// or clickhouse://"
+            )
+        return value
+
+    def topic(self, name: str) -> str:
+        """The full topic name for a topology name (prefix applied)."""
+        return f"{self.topic_prefix}{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, validated once; bad values become a ConfigError."""
+    return load_settings()
+
+
+def load_settings() -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"bad setting STREAMS_{field.upper()}: {first['msg']}"
+        ) from None

@@ -1,0 +1,90 @@
+"""Every Kafka topic of the backbone, declared once.
+
+Names here are topology names; the settings' ``topic_prefix`` is put in front of each on the
+broker. ``streams/app.py`` states which agent reads and writes which topic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# Source names: the ``raw.<source>`` topics, the gateway routes and ``streams normalize --source``.
+SOURCES: tuple[str, ...] = (
+    "hikvision-isapi",
+    "dahua-cgi",
+    "uniview-lapi",
+    "gat1400",
+    "onvif",
+    "frigate",
+)
+
+Payload = Literal["bytes", "avro"]
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    payload: Payload
+    key: str
+    description: str
+    compacted: bool = False
+    retention_hours: int | None = None
+
+
+def raw_topic_name(source: str) -> str:
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
+    return f"raw.{source}"
+
+
+RAW: dict[str, TopicSpec] = {
+    source: TopicSpec(
+        raw_topic_name(source),
+        "bytes",
+        "device id",
+        f"Vendor payloads from {source}, exactly as received.",
+        retention_hours=72,
+    )
+    for source in SOURCES
+}
+
+PLATE_CAPTURES = TopicSpec(
+    "captures.plate", "avro", "device id", "Canonical plate reads, every source."
+)
+FACE_CAPTURES = TopicSpec(
+    "captures.face", "avro", "device id", "Canonical face captures, every source."
+)
+ALARMS = TopicSpec("captures.alarm", "avro", "device id", "Canonical alarms, every source.")
+UNIQUE_PLATES = TopicSpec(
+    "unique.plate", "avro", "device id", "Plate passes after deduplication."
+)
+UNIQUE_FACES = TopicSpec("unique.face", "avro", "device id", "Face tracks after deduplication.")
+UNIQUE_ALARMS = TopicSpec("unique.alarm", "avro", "device id", "Alarms after deduplication.")
+PLATE_SIGHTINGS_BY_PLATE = TopicSpec(
+    "repartition.plate-by-plate", "avro", "plate number",
+    "Unique plate passes keyed by plate, for per-plate correlation rules.",
+)
+ALERTS = TopicSpec("alerts", "avro", "rule subject", "Alerts for downstream subscribers.")
+CORRELATIONS = TopicSpec("correlations", "avro", "subject", "Person-vehicle associations.")
+WATCHLIST = TopicSpec(
+    "watchlist", "avro", "entry id", "Watchlist entries; a null value deletes.", compacted=True
+)
+DEAD_LETTERS = TopicSpec(
+    "deadletter", "avro", "source topic", "Payloads a stage could not use, with bytes and reason."
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    *RAW.values(),
+    PLATE_CAPTURES,
+    FACE_CAPTURES,
+    ALARMS,
+    UNIQUE_PLATES,
+    UNIQUE_FACES,
+    UNIQUE_ALARMS,
+    PLATE_SIGHTINGS_BY_PLATE,
+    ALERTS,
+    CORRELATIONS,
+    WATCHLIST,
+    DEAD_LETTERS,
+)

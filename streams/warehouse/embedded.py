@@ -1,0 +1,118 @@
+"""The embedded backend: the ClickHouse engine in this process through chDB."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streams.errors import WarehouseError
+from streams.warehouse.base import Params, Row, checked_identifier
+
+# Rows arrive as JSON; ISO timestamps with offsets need the lenient parser.
+_INSERT_SETTINGS = "date_time_input_format='best_effort', async_insert=0"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    raise TypeError(f"cannot store {type(value).__name__} in the warehouse")
+
+
+def param_text(value: Any, nested: bool = False) -> str:
+    """A parameter value in the text form chDB expects for ``{name:Type}``.
+
+    Top-level strings go as they are; inside arrays and tuples they are quoted and escaped.
+    """
+    if isinstance(value, str):
+        return _quote(value) if nested else value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime parameter: use UTC-aware datetimes")
+        return _quote(value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")) if nested else (
+            value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        )
+    if isinstance(value, list | tuple):
+        inner = ",".join(param_text(v, nested=True) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+    if value is None:
+        return "NULL" if nested else "\\N"
+    return str(value)
+
+
+class EmbeddedWarehouse:
+    """chDB session on a directory. One process per directory: a second one fails to lock it."""
+
+    def __init__(self, path: str | Path, database: str) -> None:
+        from chdb import session
+
+        self.path = Path(path).resolve()
+        self.database = checked_identifier(database)
+        self._lock = threading.Lock()
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self._session = session.Session(str(self.path))
+        except RuntimeError as exc:
+            if "Cannot lock file" in str(exc) or "already running" in str(exc):
+                raise WarehouseError(
+                    f"the embedded warehouse at {self.path} is open in another process "
+                    "(chDB allows one process per path); stop it or use its API"
+                ) from None
+            raise WarehouseError(f"cannot open the embedded warehouse at {self.path}: {exc}") from None
+        self._run(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        self._run(f"USE {self.database}")
+
+    @property
+    def description(self) -> str:
+        return f"chdb://{self.path} (database {self.database})"
+
+    def _run(self, sql: str, params: Params | None = None, fmt: str = "JSONEachRow") -> bytes:
+        try:
+            with self._lock:
+                result = self._session.query(sql, fmt, params=_texts(params))
+        except Exception as exc:  # chDB raises its own error types, all with ClickHouse's text
+            raise WarehouseError(f"warehouse rejected a statement: {exc}") from exc
+        data: bytes = result.bytes()
+        return data
+
+    def command(self, sql: str, params: Params | None = None) -> None:
+        self._run(sql, params)
+
+    def query(self, sql: str, params: Params | None = None) -> list[dict[str, Any]]:
+        data = self._run(sql, params)
+        return [orjson.loads(line) for line in data.splitlines() if line]
+
+    def insert(self, table: str, rows: Sequence[Row], *, dedup_token: str | None = None) -> int:
+        if not rows:
+            return 0
+        settings = _INSERT_SETTINGS
+        if dedup_token is not None:
+            # The token is built by the project from topic/partition/offsets; quote it anyway.
+            settings += ", insert_deduplication_token=" + _quote(dedup_token)
+        body = b"\n".join(orjson.dumps(row, default=_json_default) for row in rows)
+        statement = f"INSERT INTO {checked_identifier(table)} SETTINGS {settings}"
+        try:
+            with self._lock, self._session.send_insert(statement, "JSONEachRow") as inserter:
+                inserter.append(body)
+                inserter.finish()
+        except Exception as exc:
+            raise WarehouseError(f"insert into {table} failed: {exc}") from exc
+        return len(rows)
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()
+
+
+def _texts(params: Params | None) -> dict[str, str] | None:
+    return {k: param_text(v) for k, v in params.items()} if params else None
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -1,0 +1,77 @@
+"""Landing a batch in the warehouse: idempotent, retried until it lands, never half-acked.
+
+These are plain functions; the sink agents call them with the batch they took from Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, order=True)
+class OffsetRange:
+    topic: str
+    partition: int
+    first: int
+    last: int
+
+
+def offset_ranges(positions: Iterable[tuple[str, int, int]]) -> list[OffsetRange]:
+    """Collapse (topic, partition, offset) triples into one range per topic-partition."""
+    bounds: dict[tuple[str, int], tuple[int, int]] = {}
+    for topic, partition, offset in positions:
+        key = (topic, partition)
+        low, high = bounds.get(key, (offset, offset))
+        bounds[key] = (min(low, offset), max(high, offset))
+    return sorted(OffsetRange(t, p, lo, hi) for (t, p), (lo, hi) in bounds.items())
+
+
+def dedup_token(table: str, ranges: Sequence[OffsetRange]) -> str:
+    """The insert_deduplication_token of a batch: the same batch always yields the same token."""
+    spans = ";".join(f"{r.topic}:{r.partition}:{r.first}-{r.last}" for r in ranges)
+    return f"{table}|{spans}"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial: float = 0.2
+    maximum: float = 10.0
+    factor: float = 2.0
+
+    def delays(self) -> Iterable[float]:
+        delay = self.initial
+        while True:
+            yield delay
+            delay = min(delay * self.factor, self.maximum)
+
+
+async def land_with_retry(
+    insert: Callable[[], Awaitable[int]],
+    backoff: Backoff,
+    *,
+    what: str,
+    on_failure: Callable[[Exception], None] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> int:
+    """Call ``insert`` until it succeeds. Only cancellation (shutdown) stops the retries.
+
+    The caller acks its Kafka messages only after this returns, so a warehouse outage holds the
+    committed offset where it is instead of losing the batch.
+    """
+    for attempt, delay in enumerate(backoff.delays(), start=1):
+        try:
+            return await insert()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if on_failure is not None:
+                on_failure(exc)
+            log.warning("landing %s failed (attempt %d), retrying in %.1fs: %s",
+                        what, attempt, delay, exc)
+            await sleep(delay)
+    raise AssertionError("unreachable: backoff delays never end")

@@ -1,0 +1,38 @@
+"""The worker's HTTP endpoints: liveness, readiness, counters and landed-row counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.app import app
+from streams.metrics import COUNTERS
+from streams.runtime import current_warehouse
+
+
+@app.page("/healthz")
+async def healthz(web: Any, request: Any) -> Any:
+    return web.json({"status": "ok"})
+
+
+@app.page("/readyz")
+async def readyz(web: Any, request: Any) -> Any:
+    ready = app.rebalancing is False and app.consumer is not None
+    try:
+        await current_warehouse().query("SELECT 1")
+    except Exception as exc:
+        return web.json({"status": "not ready", "reason": str(exc)}, status=503)
+    return web.json({"status": "ready" if ready else "rebalancing"}, status=200 if ready else 503)
+
+
+@app.page("/stats")
+async def stats(web: Any, request: Any) -> Any:
+    return web.json({"counters": COUNTERS.snapshot()})
+
+
+@app.page("/landed")
+async def landed(web: Any, request: Any) -> Any:
+    """Rows per source in ``raw_captures``; the demo and the tests wait on it."""
+    rows = await current_warehouse().query(
+        "SELECT source, count() AS rows FROM raw_captures FINAL GROUP BY source ORDER BY source"
+    )
+    return web.json({"raw_captures": {r["source"]: int(r["rows"]) for r in rows}})
