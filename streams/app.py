@@ -23,7 +23,9 @@ from streams.settings import Settings, get_settings
 def create_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.app_id,
-        broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")],
+        broker=[
+            f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
+        ],
         store="rocksdb://",
         datadir=str(settings.data_dir),
         # Topics are created up front by ``streams topics create`` with the right configs.

@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from streams.errors import UserError
 from streams.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from streams.localkafka import LocalKafka
+
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def _local_kafka(settings: Settings) -> "LocalKafka":  # noqa: UP037
+def _local_kafka(settings: Settings) -> LocalKafka:
     from streams.localkafka import LocalKafka
 
     return LocalKafka(
@@ -27,7 +31,9 @@ def cmd_dev_kafka(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "up":
         started = broker.up()
         state = "started" if started else "already running"
-        print(f"kafka {state} at {broker.bootstrap} (pid {broker.running_pid()}, data {broker.home})")
+        print(
+            f"kafka {state} at {broker.bootstrap} (pid {broker.running_pid()}, data {broker.home})"
+        )
     elif args.action == "down":
         stopped = broker.down()
         print("kafka stopped" if stopped else "kafka was not running")
@@ -86,7 +92,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from streams.demo import run_demo
 
-    return run_demo(settings, per_source=args.per_source)
+    return run_demo(settings, per_source=args.per_source, keep_broker=args.keep_broker)
 
 
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
@@ -105,11 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="start everything locally and send events end to end")
     demo.add_argument("--per-source", type=int, default=3, help="events per source (default 3)")
+    demo.add_argument(
+        "--keep-broker",
+        action="store_true",
+        help="leave the local broker running if the demo started it",
+    )
     demo.set_defaults(handler=cmd_demo)
 
-    worker = sub.add_parser(
-        "worker", help="run the pipeline worker (owns the embedded warehouse)"
-    )
+    worker = sub.add_parser("worker", help="run the pipeline worker (owns the embedded warehouse)")
     worker.add_argument(
         "--loglevel", default="warn", choices=["crit", "error", "warn", "info", "debug"]
     )

@@ -21,19 +21,23 @@ class DemoError(UserError):
     pass
 
 
-def produce(settings: Settings, payloads: list[tuple[str, str, bytes]]) -> list[tuple[str, int, int]]:
+def produce(
+    settings: Settings, payloads: list[tuple[str, str, bytes]]
+) -> list[tuple[str, int, int]]:
     """Send raw payloads to raw.<source>; return their (topic, partition, offset)."""
     from confluent_kafka import Producer
 
     from streams.topics import raw_topic_name
 
-    producer = Producer({
-        "bootstrap.servers": settings.kafka_bootstrap_servers,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 5,
-        "logger": LIBRDKAFKA_LOGGER,
-    })
+    producer = Producer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "logger": LIBRDKAFKA_LOGGER,
+        }
+    )
     positions: list[tuple[str, int, int]] = []
     errors: list[str] = []
 
@@ -44,8 +48,12 @@ def produce(settings: Settings, payloads: list[tuple[str, str, bytes]]) -> list[
             positions.append((msg.topic(), msg.partition(), msg.offset()))  # type: ignore[attr-defined]
 
     for source, device, body in payloads:
-        producer.produce(settings.topic(raw_topic_name(source)), value=body,
-                         key=device.encode(), on_delivery=delivered)
+        producer.produce(
+            settings.topic(raw_topic_name(source)),
+            value=body,
+            key=device.encode(),
+            on_delivery=delivered,
+        )
     remaining = producer.flush(settings.kafka_timeout_seconds)
     if remaining or errors:
         raise DemoError(f"{remaining} events not delivered to Kafka: {errors[:3]}")
@@ -80,13 +88,25 @@ def wait_until(
     raise DemoError(f"timed out after {timeout:g}s waiting for {what}; worker log:\n{tail}")
 
 
-def run_demo(settings: Settings, per_source: int = 3) -> int:
+def run_demo(settings: Settings, per_source: int = 3, keep_broker: bool = False) -> int:
+    broker = LocalKafka(
+        settings.local_dir.resolve() / "kafka",
+        settings.local_kafka_port,
+        settings.local_kafka_heap_mb,
+    )
+    print(f"[1/5] local Kafka at {broker.bootstrap} ...", flush=True)
+    started_broker = broker.up()
+    try:
+        return _demo_on(broker, settings, per_source)
+    finally:
+        if started_broker and not keep_broker:
+            broker.down()
+            print("stopped the local Kafka broker (keep it with --keep-broker)")
+
+
+def _demo_on(broker: LocalKafka, settings: Settings, per_source: int) -> int:
     from streams.demo_payloads import demo_payloads
 
-    broker = LocalKafka(settings.local_dir.resolve() / "kafka", settings.local_kafka_port,
-                        settings.local_kafka_heap_mb)
-    print(f"[1/5] local Kafka at {broker.bootstrap} ...", flush=True)
-    broker.up()
     env = dict(os.environ, STREAMS_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap)
     settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
     created = ensure_topics(settings)
@@ -99,17 +119,31 @@ def run_demo(settings: Settings, per_source: int = 3) -> int:
     url = f"http://{settings.web_host}:{settings.web_port}"
     print(f"[3/5] starting the worker (log {log}) ...", flush=True)
     with log.open("ab") as out:
-        worker = subprocess.Popen([sys.executable, "-m", "streams", "worker", "--loglevel", "info"],
-                                  env=env, stdout=out, stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "streams", "worker", "--loglevel", "info"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        wait_until(lambda: _get_json(url + "/readyz")["status"] == "ready",
-                   120, "the worker to be ready", log, worker)
+        wait_until(
+            lambda: _get_json(url + "/readyz")["status"] == "ready",
+            120,
+            "the worker to be ready",
+            log,
+            worker,
+        )
         before = _landed_total(url)
         payloads = demo_payloads(per_source)
         positions = produce(settings, payloads)
         print(f"[4/5] sent {len(positions)} vendor payloads to raw topics", flush=True)
-        wait_until(lambda: _landed_total(url) >= before + len(positions), 60,
-                   "the events to land", log, worker)
+        wait_until(
+            lambda: _landed_total(url) >= before + len(positions),
+            60,
+            "the events to land",
+            log,
+            worker,
+        )
         counts = _get_json(url + "/landed")["raw_captures"]
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -143,8 +177,10 @@ def _print_landed(settings: Settings, positions: list[tuple[str, int, int]]) -> 
     print(f"  {'source':16} {'device':21} {'partition':>9} {'offset':>6} {'bytes':>6}  payload")
     for r in mine:
         head = str(r["head"]).replace("\n", " ")
-        print(f"  {r['source']:16} {r['device_key']:21} {r['partition']:>9} {r['offset']:>6} "
-              f"{r['payload_size']:>6}  {head}")
+        print(
+            f"  {r['source']:16} {r['device_key']:21} {r['partition']:>9} {r['offset']:>6} "
+            f"{r['payload_size']:>6}  {head}"
+        )
     print(f"  {len(mine)} of {len(positions)} events sent in this run landed")
     if len(mine) != len(positions):
         raise DemoError("some events sent in this run are missing from the warehouse")

@@ -42,19 +42,27 @@ def _hikvision(device: str, i: int, at: datetime) -> bytes:
 
 def _dahua(device: str, i: int, at: datetime) -> bytes:
     data = {
-        "Class": "Normal", "GroupID": 1000 + i, "CountInGroup": 1, "IndexInGroup": 1,
-        "RealUTC": int(at.timestamp()), "UTC": int(at.timestamp()) + 8 * 3600,
+        "Class": "Normal",
+        "GroupID": 1000 + i,
+        "CountInGroup": 1,
+        "IndexInGroup": 1,
+        "RealUTC": int(at.timestamp()),
+        "UTC": int(at.timestamp()) + 8 * 3600,
         "TrafficCar": {"PlateNumber": _PLATES[(i + 2) % len(_PLATES)], "PlateColor": "Blue"},
     }
-    return f"Code=TrafficJunction;action=Pulse;index=0;data={json.dumps(data, ensure_ascii=False)}".encode()
+    body = json.dumps(data, ensure_ascii=False)
+    return f"Code=TrafficJunction;action=Pulse;index=0;data={body}".encode()
 
 
 def _frigate(device: str, i: int, at: datetime) -> bytes:
     event = {
         "type": "new",
         "after": {
-            "id": f"{at.timestamp():.6f}-{device}{i}", "camera": device, "label": "car",
-            "frame_time": at.timestamp(), "score": 0.9,
+            "id": f"{at.timestamp():.6f}-{device}{i}",
+            "camera": device,
+            "label": "car",
+            "frame_time": at.timestamp(),
+            "score": 0.9,
             "recognized_license_plate": _PLATES[(i + 3) % len(_PLATES)],
         },
     }

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from streams.errors import BrokerUnavailable
 from streams.settings import Settings
@@ -18,9 +19,11 @@ LIBRDKAFKA_LOGGER.setLevel(logging.ERROR)
 
 
 def admin_client(settings: Settings) -> AdminClient:
-    return AdminClient(
-        {"bootstrap.servers": settings.kafka_bootstrap_servers, "logger": LIBRDKAFKA_LOGGER}
-    )
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "logger": LIBRDKAFKA_LOGGER,
+    }
+    return AdminClient(config)
 
 
 def existing_topics(settings: Settings) -> set[str]:
@@ -31,7 +34,8 @@ def existing_topics(settings: Settings) -> set[str]:
         raise BrokerUnavailable(
             f"cannot reach Kafka at {settings.kafka_bootstrap_servers} within "
             f"{settings.kafka_timeout_seconds:g}s ({exc.args[0].str() if exc.args else exc}); "
-            "start the local broker with `streams dev kafka up` or set STREAMS_KAFKA_BOOTSTRAP_SERVERS"
+            "start the local broker with `streams dev kafka up` "
+            "or set STREAMS_KAFKA_BOOTSTRAP_SERVERS"
         ) from None
     return set(metadata.topics)
 

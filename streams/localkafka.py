@@ -91,7 +91,9 @@ class LocalKafka:
         say("fetching Apache Kafka jars from Maven Central (once) ...")
         result = subprocess.run(
             ["mvn", "-q", "-B", "-f", str(POM_DIR / "pom.xml"), "package"],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0 or not any(LIBS_DIR.glob("kafka_2.13-*.jar")):
             tail = (result.stdout + result.stderr).strip().splitlines()[-5:]
@@ -172,7 +174,9 @@ class LocalKafka:
             self._java_command(
                 "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file)
             ),
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise LocalKafkaError(
@@ -197,7 +201,9 @@ class LocalKafka:
         out = (self.log_dir / "stdout.log").open("ab")
         process = subprocess.Popen(
             self._java_command(MAIN_CLASS, str(self.config_file)),
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # the broker outlives the command that started it
         )
         out.close()

@@ -63,9 +63,7 @@ class Settings(BaseSettings):
     def _known_scheme(cls, value: str) -> str:
         scheme = urlsplit(value).scheme
         if scheme not in WAREHOUSE_SCHEMES:
-            raise ValueError(
-                f"warehouse URL {value!r} must start with chdb:// or clickhouse://"
-            )
+            raise ValueError(f"warehouse URL {value!r} must start with chdb:// or clickhouse://")
         return value
 
     def topic(self, name: str) -> str:
@@ -87,6 +85,4 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(
-            f"bad setting STREAMS_{field.upper()}: {first['msg']}"
-        ) from None
+        raise ConfigError(f"bad setting STREAMS_{field.upper()}: {first['msg']}") from None

@@ -56,13 +56,13 @@ FACE_CAPTURES = TopicSpec(
     "captures.face", "avro", "device id", "Canonical face captures, every source."
 )
 ALARMS = TopicSpec("captures.alarm", "avro", "device id", "Canonical alarms, every source.")
-UNIQUE_PLATES = TopicSpec(
-    "unique.plate", "avro", "device id", "Plate passes after deduplication."
-)
+UNIQUE_PLATES = TopicSpec("unique.plate", "avro", "device id", "Plate passes after deduplication.")
 UNIQUE_FACES = TopicSpec("unique.face", "avro", "device id", "Face tracks after deduplication.")
 UNIQUE_ALARMS = TopicSpec("unique.alarm", "avro", "device id", "Alarms after deduplication.")
 PLATE_SIGHTINGS_BY_PLATE = TopicSpec(
-    "repartition.plate-by-plate", "avro", "plate number",
+    "repartition.plate-by-plate",
+    "avro",
+    "plate number",
     "Unique plate passes keyed by plate, for per-plate correlation rules.",
 )
 ALERTS = TopicSpec("alerts", "avro", "rule subject", "Alerts for downstream subscribers.")

@@ -29,7 +29,7 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> None:
     prepare_worker(settings)
     import faust
 
-    import streams.agents  # noqa: F401  (registers the agents)
+    import streams.agents
     import streams.worker_web  # noqa: F401  (registers the HTTP endpoints)
     from streams.app import app
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from streams.app import RAW_INPUT, SETTINGS, SOURCE_BY_RAW_TOPIC, app
@@ -15,8 +16,13 @@ TABLE = "raw_captures"
 
 
 def raw_capture_row(
-    source: str, topic: str, partition: int, offset: int, timestamp: float,
-    key: bytes | None, value: bytes | None,
+    source: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp: float,
+    key: bytes | None,
+    value: bytes | None,
 ) -> dict[str, Any]:
     """The warehouse row of one raw message."""
     return {
@@ -36,8 +42,17 @@ def _rows(events: Sequence[Any]) -> list[dict[str, Any]]:
     for event in events:
         message = event.message
         source = SOURCE_BY_RAW_TOPIC.get(message.topic, "unknown")
-        rows.append(raw_capture_row(source, message.topic, message.partition, message.offset,
-                                    message.timestamp, message.key, message.value))
+        rows.append(
+            raw_capture_row(
+                source,
+                message.topic,
+                message.partition,
+                message.offset,
+                message.timestamp,
+                message.key,
+                message.value,
+            )
+        )
         COUNTERS.add(Metric.RAW_EVENTS_IN, source)
     return rows
 
@@ -56,18 +71,18 @@ def withhold_acks(events: Sequence[Any]) -> None:
 @app.agent(RAW_INPUT, name="raw_archive")
 async def raw_archive(stream: Any) -> None:
     backoff = Backoff(SETTINGS.sink_retry_initial_seconds, SETTINGS.sink_retry_max_seconds)
+    warehouse = current_warehouse()
     async for events in stream.take_events(SETTINGS.sink_batch_size, SETTINGS.sink_flush_seconds):
         rows = _rows(events)
         positions = ((e.message.topic, e.message.partition, e.message.offset) for e in events)
-        token = dedup_token(TABLE, offset_ranges(positions))
-        warehouse = current_warehouse()
-
-        async def insert(rows: list[dict[str, Any]] = rows, token: str = token) -> int:
-            return await warehouse.insert(TABLE, rows, dedup_token=token)
-
+        insert = partial(
+            warehouse.insert, TABLE, rows, dedup_token=dedup_token(TABLE, offset_ranges(positions))
+        )
         try:
             landed = await land_with_retry(
-                insert, backoff, what=TABLE,
+                insert,
+                backoff,
+                what=TABLE,
                 on_failure=lambda _exc: COUNTERS.add(Metric.SINK_INSERT_FAILURES, TABLE),
             )
         except BaseException:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
-from datetime import UTC, datetime
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,10 @@ def param_text(value: Any, nested: bool = False) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime parameter: use UTC-aware datetimes")
-        return _quote(value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")) if nested else (
-            value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return (
+            _quote(value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"))
+            if nested
+            else (value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"))
         )
     if isinstance(value, list | tuple):
         inner = ",".join(param_text(v, nested=True) for v in value)
@@ -52,19 +55,24 @@ class EmbeddedWarehouse:
     def __init__(self, path: str | Path, database: str) -> None:
         from chdb import session
 
+        open_session: Any = session.Session  # chDB ships without type hints
+
         self.path = Path(path).resolve()
         self.database = checked_identifier(database)
         self._lock = threading.Lock()
         self.path.mkdir(parents=True, exist_ok=True)
         try:
-            self._session = session.Session(str(self.path))
+            self._session: Any = open_session(str(self.path))
         except RuntimeError as exc:
-            if "Cannot lock file" in str(exc) or "already running" in str(exc):
+            owner = _lock_owner(self.path)
+            if owner is not None:
                 raise WarehouseError(
                     f"the embedded warehouse at {self.path} is open in another process "
-                    "(chDB allows one process per path); stop it or use its API"
+                    f"({owner}; chDB allows one process per path): stop it or use its API"
                 ) from None
-            raise WarehouseError(f"cannot open the embedded warehouse at {self.path}: {exc}") from None
+            raise WarehouseError(
+                f"cannot open the embedded warehouse at {self.path}: {exc}"
+            ) from None
         self._run(f"CREATE DATABASE IF NOT EXISTS {self.database}")
         self._run(f"USE {self.database}")
 
@@ -108,6 +116,22 @@ class EmbeddedWarehouse:
     def close(self) -> None:
         with self._lock:
             self._session.close()
+
+
+def _lock_owner(path: Path) -> str | None:
+    """Who holds the engine's lock on ``path/status`` (the engine writes its PID there)."""
+    status = path / "status"
+    try:
+        with status.open("rb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                first = handle.read(64).decode(errors="replace").splitlines()
+                return first[0].strip() if first else "unknown process"
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except FileNotFoundError:
+        return None
+    return None
 
 
 def _texts(params: Params | None) -> dict[str, str] | None:

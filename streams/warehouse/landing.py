@@ -71,7 +71,8 @@ async def land_with_retry(
         except Exception as exc:
             if on_failure is not None:
                 on_failure(exc)
-            log.warning("landing %s failed (attempt %d), retrying in %.1fs: %s",
-                        what, attempt, delay, exc)
+            log.warning(
+                "landing %s failed (attempt %d), retrying in %.1fs: %s", what, attempt, delay, exc
+            )
             await sleep(delay)
     raise AssertionError("unreachable: backoff delays never end")

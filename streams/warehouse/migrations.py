@@ -65,7 +65,9 @@ def applied_migrations(warehouse: Warehouse) -> dict[int, str]:
         " version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC')"
         ") ENGINE = MergeTree ORDER BY version"
     )
-    rows = warehouse.query(f"SELECT version, checksum FROM {MIGRATIONS_TABLE} ORDER BY version")
+    rows = warehouse.query(
+        f"SELECT version, checksum FROM {MIGRATIONS_TABLE} ORDER BY version"  # noqa: S608  (constant)
+    )
     return {int(r["version"]): str(r["checksum"]) for r in rows}
 
 

@@ -76,4 +76,3 @@ class ServerWarehouse:
 
     def close(self) -> None:
         self._client.disconnect()
-

@@ -1,0 +1,57 @@
+# Everything the project needs is installed by these targets: a virtual environment in .venv/
+# and the Apache Kafka broker jars from Maven Central (deploy/local/kafka/pom.xml).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+KAFKA_JARS := deploy/local/kafka/target/libs/.resolved
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(KAFKA_JARS): deploy/local/kafka/pom.xml
+	@command -v java >/dev/null || { echo "Java 17 is required for the local Kafka broker"; exit 1; }
+	@command -v mvn >/dev/null || { echo "Maven is required once, to fetch the Kafka jars"; exit 1; }
+	mvn -q -B -f deploy/local/kafka/pom.xml package
+	@touch $@
+
+install: $(INSTALLED) $(KAFKA_JARS) ## create .venv and fetch the Kafka broker jars
+
+demo: install ## run the main job locally: broker, topics, warehouse, worker, events end to end
+	$(BIN)/streams demo
+
+test: install ## run unit and integration tests (starts and stops its own Kafka broker)
+	$(BIN)/python -m pytest
+
+lint: install ## ruff
+	$(BIN)/ruff check streams tests loadtest
+	$(BIN)/ruff format --check streams tests loadtest
+
+format: install ## apply ruff formatting and safe fixes
+	$(BIN)/ruff format streams tests loadtest
+	$(BIN)/ruff check --fix streams tests loadtest
+
+typecheck: install ## mypy (strict) on streams/
+	$(BIN)/mypy
+
+kafka-up: install ## start the local Kafka broker (127.0.0.1:9092)
+	$(BIN)/streams dev kafka up
+
+kafka-down: install ## stop the local Kafka broker
+	$(BIN)/streams dev kafka down
+
+clean: ## stop local services and remove .local/ (data, logs)
+	-test -x $(BIN)/streams && $(BIN)/streams dev kafka down
+	rm -rf .local
+
+.PHONY: help install demo test lint format typecheck kafka-up kafka-down clean

@@ -1,0 +1,65 @@
+"""Shared fixtures. The integration broker is real: Apache Kafka (KRaft) started from the jars
+that ``make install`` resolves from Maven Central, on its own port and data directory."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.localkafka import LocalKafka, LocalKafkaError
+from streams.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[LocalKafka]:
+    """A real broker for the whole test session; failing to start fails the tests (no skip)."""
+    port = int(os.environ.get("STREAMS_TEST_KAFKA_PORT", "39092"))
+    broker = LocalKafka(ROOT / ".local" / "test-kafka", port=port, heap_mb=512)
+    broker.down()
+    broker.wipe()
+    try:
+        broker.up(timeout=120)
+    except LocalKafkaError as exc:
+        pytest.fail(f"the test Kafka broker did not start: {exc}", pytrace=False)
+    yield broker
+    broker.down()
+    broker.wipe()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, kafka_broker: LocalKafka) -> Settings:
+    """Settings isolated per test: own topic prefix, warehouse, state dir and web port."""
+    return Settings(
+        kafka_bootstrap_servers=kafka_broker.bootstrap,
+        topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
+        topic_partitions=2,
+        app_id=f"streams-test-{uuid.uuid4().hex[:8]}",
+        data_dir=tmp_path / "faust",
+        warehouse_url=f"chdb://{tmp_path / 'warehouse'}",
+        web_port=free_port(),
+        sink_flush_seconds=0.2,
+        local_dir=tmp_path / "local",
+    )
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a child process these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMS_")}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is not None:
+            env[f"STREAMS_{name.upper()}"] = str(value)
+    return env

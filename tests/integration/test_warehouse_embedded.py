@@ -1,0 +1,140 @@
+"""The warehouse interface against the real embedded engine (chDB)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from streams.errors import WarehouseError
+from streams.warehouse.embedded import EmbeddedWarehouse, param_text
+from streams.warehouse.migrations import MIGRATIONS_TABLE, load_migrations, migrate
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Iterator[EmbeddedWarehouse]:
+    wh = EmbeddedWarehouse(tmp_path / "wh", "streams")
+    yield wh
+    wh.close()
+
+
+def _table(wh: EmbeddedWarehouse) -> None:
+    wh.command(
+        "CREATE TABLE t (id UInt64, name String, at DateTime64(3, 'UTC'), tags Array(String)) "
+        "ENGINE = ReplacingMergeTree ORDER BY id "
+        "SETTINGS non_replicated_deduplication_window = 100"
+    )
+
+
+def test_insert_and_query_round_trip(warehouse: EmbeddedWarehouse) -> None:
+    _table(warehouse)
+    at = datetime(2026, 3, 1, 8, 30, 15, 123000, tzinfo=UTC)
+    sent = warehouse.insert("t", [{"id": 1, "name": "浙A12345", "at": at, "tags": ["a", "b"]}])
+    assert sent == 1
+    rows = warehouse.query("SELECT id, name, toString(at) AS at, tags FROM t")
+    assert rows == [
+        {"id": 1, "name": "浙A12345", "at": "2026-03-01 08:30:15.123", "tags": ["a", "b"]}
+    ]
+
+
+def test_parameters_are_bound_not_formatted(warehouse: EmbeddedWarehouse) -> None:
+    _table(warehouse)
+    warehouse.insert("t", [{"id": 1, "name": "x", "at": datetime.now(UTC), "tags": []}])
+    hostile = "x' OR 1=1 --"
+    rows = warehouse.query(
+        "SELECT count() AS n FROM t WHERE name = {name:String}", {"name": hostile}
+    )
+    assert rows == [{"n": 0}]
+    rows = warehouse.query(
+        "SELECT count() AS n FROM t WHERE name IN {names:Array(String)}", {"names": ["x", hostile]}
+    )
+    assert rows == [{"n": 1}]
+
+
+def test_datetime_and_array_parameters(warehouse: EmbeddedWarehouse) -> None:
+    at = datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)
+    rows = warehouse.query(
+        "SELECT toString({at:DateTime64(3, 'UTC')}) AS at, length({xs:Array(String)}) AS n",
+        {"at": at, "xs": ["it's", "b\\c"]},
+    )
+    assert rows == [{"at": "2026-01-02 03:04:05.006", "n": 2}]
+    with pytest.raises(ValueError, match="naive"):
+        param_text(datetime(2026, 1, 1))  # noqa: DTZ001  (the naive value is the point)
+
+
+def test_retried_batch_with_same_token_is_inserted_once(warehouse: EmbeddedWarehouse) -> None:
+    _table(warehouse)
+    rows = [{"id": i, "name": "n", "at": datetime.now(UTC), "tags": []} for i in range(5)]
+    warehouse.insert("t", rows, dedup_token="topic:0:0-4")
+    warehouse.insert("t", rows, dedup_token="topic:0:0-4")
+    assert warehouse.query("SELECT count() AS n FROM t") == [{"n": 5}]
+    warehouse.insert("t", rows, dedup_token="topic:0:5-9")
+    # A different token inserts again; the ReplacingMergeTree key is the second net.
+    assert warehouse.query("SELECT count() AS n FROM t FINAL") == [{"n": 5}]
+
+
+def test_rejected_statement_is_a_warehouse_error(warehouse: EmbeddedWarehouse) -> None:
+    with pytest.raises(WarehouseError, match=r"UNKNOWN_TABLE|does not exist"):
+        warehouse.query("SELECT * FROM no_such_table")
+
+
+def test_migrate_applies_once_and_records(warehouse: EmbeddedWarehouse) -> None:
+    first = migrate(warehouse)
+    assert [m.version for m in first] == [m.version for m in load_migrations()]
+    assert migrate(warehouse) == []
+    recorded = warehouse.query(
+        f"SELECT version, name FROM {MIGRATIONS_TABLE} ORDER BY version"  # noqa: S608
+    )
+    assert [r["version"] for r in recorded] == [m.version for m in first]
+    tables = {r["name"] for r in warehouse.query("SELECT name FROM system.tables")}
+    assert "raw_captures" in tables
+
+
+def test_changed_migration_is_refused(warehouse: EmbeddedWarehouse, tmp_path: Path) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    path = folder / "0001_first.sql"
+    path.write_text("CREATE TABLE a (x UInt8) ENGINE = MergeTree ORDER BY x;\n")
+    migrate(warehouse, folder)
+    path.write_text("CREATE TABLE a (x UInt16) ENGINE = MergeTree ORDER BY x;\n")
+    with pytest.raises(WarehouseError, match="frozen"):
+        migrate(warehouse, folder)
+
+
+def test_migration_numbering_must_not_have_gaps(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.sql").write_text("SELECT 1;")
+    (tmp_path / "0003_c.sql").write_text("SELECT 1;")
+    with pytest.raises(WarehouseError, match="gap"):
+        load_migrations(tmp_path)
+
+
+def test_multi_statement_migration_splits_on_line_end_semicolons(tmp_path: Path) -> None:
+    (tmp_path / "0001_two.sql").write_text(
+        "-- two tables\nCREATE TABLE a (s String DEFAULT ';') ENGINE = Memory;\n"
+        "CREATE TABLE b (x UInt8) ENGINE = Memory;\n-- trailing comment\n"
+    )
+    (migration,) = load_migrations(tmp_path)
+    assert len(migration.statements()) == 2
+
+
+def test_second_process_on_same_path_gets_a_clear_error(
+    warehouse: EmbeddedWarehouse, tmp_path: Path
+) -> None:
+    code = (
+        "import sys\n"
+        "from streams.warehouse.embedded import EmbeddedWarehouse\n"
+        "from streams.errors import WarehouseError\n"
+        f"try:\n    EmbeddedWarehouse({str(tmp_path / 'wh')!r}, 'streams')\n"
+        "except WarehouseError as e:\n    print(e); sys.exit(3)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 3, result.stderr
+    assert "open in another process" in result.stdout

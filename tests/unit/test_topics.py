@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import pytest
+
+from streams.kafka_admin import topic_config
+from streams.topics import ALL_TOPICS, RAW, SOURCES, WATCHLIST, raw_topic_name
+
+
+def test_every_topic_declared_once() -> None:
+    names = [spec.name for spec in ALL_TOPICS]
+    assert len(names) == len(set(names))
+
+
+def test_one_raw_topic_per_source() -> None:
+    assert set(RAW) == set(SOURCES)
+    assert all(RAW[s].name == f"raw.{s}" for s in SOURCES)
+
+
+def test_unknown_source_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown source"):
+        raw_topic_name("axis")
+
+
+def test_watchlist_is_compacted_and_raw_topics_expire() -> None:
+    assert topic_config(WATCHLIST)["cleanup.policy"] == "compact"
+    assert topic_config(RAW["gat1400"])["retention.ms"] == str(72 * 3600 * 1000)
