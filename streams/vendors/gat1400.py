@@ -1,0 +1,376 @@
+"""GA/T 1400 (视图库) JSON: motor vehicles and faces, pushed directly or by subscription notify.
+
+Direct push wraps records as ``MotorVehicleListObject.MotorVehicleObject[]`` and
+``FaceListObject.FaceObject[]``; a platform cascade notifies with
+``SubscribeNotificationListObject.SubscribeNotificationObject[]`` whose lists are named
+differently (``MotorVehicleObjectList``, ``FaceObjectList``). Times are local (Beijing by
+convention, else the device's zone) without an offset. Records are checked one by one: a bad
+record is rejected on its own and the others still become events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import orjson
+
+from streams.canonical import (
+    FaceCapture,
+    Gender,
+    ImageKind,
+    ImageRef,
+    PlateCapture,
+    Presence,
+    TimeProvenance,
+)
+from streams.canonical.models import construct
+from streams.domain.plates import canonical_plate, canonical_plate_color
+from streams.domain.vendor_time import VendorTimeError, parse_compact
+from streams.vendors.base import AdapterError, Context, Normalized, RawPayload, Rejected
+from streams.vendors.common import (
+    as_float,
+    as_int,
+    as_str,
+    box_from_corners,
+    device_id_from,
+    event_id,
+    inline_image,
+    leftover_attributes,
+    position_of,
+    received_fallback,
+    unit,
+    url_image,
+)
+
+SOURCE = "gat1400"
+
+# SubImageInfoObject.Type -> what the image shows (GA/T 1400.3 image type codes).
+_IMAGE_KIND = {
+    "01": ImageKind.VEHICLE,
+    "02": ImageKind.PLATE,
+    "03": ImageKind.PLATE,
+    "04": ImageKind.FACE,
+    "05": ImageKind.FACE,
+    "06": ImageKind.VEHICLE,
+    "07": ImageKind.COMPOSITE,
+    "08": ImageKind.COMPOSITE,
+    "09": ImageKind.VEHICLE,
+    "10": ImageKind.BODY,
+    "11": ImageKind.FACE,
+    "12": ImageKind.VEHICLE,
+    "13": ImageKind.OTHER,
+    "14": ImageKind.SCENE,
+}
+# Images whose pixel space the record's LeftTopX/RightBtmX boxes refer to.
+_SCENE_TYPES = ("14", "01", "09", "10")
+_STORAGE_URLS = (
+    ("StorageUrl1", ImageKind.VEHICLE),
+    ("StorageUrl2", ImageKind.PLATE),
+    ("StorageUrl3", ImageKind.SCENE),
+    ("StorageUrl4", ImageKind.COMPOSITE),
+    ("StorageUrl5", ImageKind.OTHER),
+)
+# ColorType codes (GA/T 1400.3) for vehicle colours.
+_COLOR = {
+    "1": "black",
+    "2": "white",
+    "3": "grey",
+    "4": "red",
+    "5": "blue",
+    "6": "yellow",
+    "7": "orange",
+    "8": "brown",
+    "9": "green",
+    "10": "purple",
+    "11": "cyan",
+    "12": "pink",
+    "13": "transparent",
+    "99": "other",
+}
+_GENDER = {"1": Gender.MALE, "2": Gender.FEMALE}
+_NO_PLATE = ("0", "false", "no")
+
+_VEHICLE_FIELDS = frozenset(
+    {
+        "MotorVehicleID",
+        "DeviceID",
+        "PlateNo",
+        "PlateColor",
+        "PlateClass",
+        "HasPlate",
+        "VehicleColor",
+        "VehicleClass",
+        "VehicleBrand",
+        "LaneNo",
+        "Direction",
+        "Speed",
+        "PassTime",
+        "MarkTime",
+        "AppearTime",
+        "DisappearTime",
+        "PlateReliability",
+        "LeftTopX",
+        "LeftTopY",
+        "RightBtmX",
+        "RightBtmY",
+        "SubImageList",
+        "FeatureList",
+        *(name for name, _kind in _STORAGE_URLS),
+    }
+)
+_FACE_FIELDS = frozenset(
+    {
+        "FaceID",
+        "DeviceID",
+        "ShotTime",
+        "FaceAppearTime",
+        "FaceDisAppearTime",
+        "LocationMarkTime",
+        "GenderCode",
+        "AgeLowerLimit",
+        "AgeUpLimit",
+        "GlassStyle",
+        "GlassColor",
+        "RespiratorColor",
+        "LeftTopX",
+        "LeftTopY",
+        "RightBtmX",
+        "RightBtmY",
+        "SubImageList",
+        "FeatureList",
+        "Similaritydegree",
+    }
+)
+
+
+def normalize_gat1400(raw: RawPayload, ctx: Context) -> Normalized:
+    try:
+        document = orjson.loads(raw.body)
+    except orjson.JSONDecodeError as exc:
+        raise AdapterError(f"body is not JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise AdapterError("body is not a JSON object")
+    result = Normalized()
+    found = False
+    for kind, record in _records(document):
+        found = True
+        try:
+            if kind == "vehicle":
+                result.events.append(_plate(record, raw, ctx))
+            else:
+                result.events.append(_face(record, raw, ctx))
+        except AdapterError as exc:
+            result.rejected.append(Rejected(f"{kind} record: {exc}", orjson.dumps(record)))
+    if not found:
+        if _is_control(document):
+            result.skipped = f"control message {next(iter(document))}"
+        else:
+            names = ", ".join(sorted(str(k) for k in document)[:5]) or "nothing"
+            raise AdapterError(f"no MotorVehicle or Face records (top-level keys: {names})")
+    return result
+
+
+def _is_control(document: Mapping[str, Any]) -> bool:
+    control = (
+        "RegisterObject",
+        "UnRegisterObject",
+        "KeepaliveObject",
+        "SystemTimeObject",
+        "ResponseStatusObject",
+        "ResponseStatusListObject",
+        "SubscribeListObject",
+        "NonMotorVehicleListObject",
+        "PersonListObject",
+        "ImageListObject",
+        "APEListObject",
+    )
+    return any(key in document for key in control)
+
+
+def _items(container: Any, name: str) -> list[Any]:
+    if not isinstance(container, dict):
+        return []
+    items = container.get(name)
+    if isinstance(items, dict):  # a single object where a list was due
+        return [items]
+    return items if isinstance(items, list) else []
+
+
+def _records(document: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    for item in _items(document.get("MotorVehicleListObject"), "MotorVehicleObject"):
+        yield "vehicle", item
+    for item in _items(document.get("FaceListObject"), "FaceObject"):
+        yield "face", item
+    notifications = _items(
+        document.get("SubscribeNotificationListObject"), "SubscribeNotificationObject"
+    )
+    for note in notifications:
+        if not isinstance(note, dict):
+            continue
+        for name in ("MotorVehicleObjectList", "MotorVehicleListObject"):
+            for item in _items(note.get(name), "MotorVehicleObject"):
+                yield "vehicle", item
+        for name in ("FaceObjectList", "FaceListObject"):
+            for item in _items(note.get(name), "FaceObject"):
+                yield "face", item
+
+
+def _images(record: Mapping[str, Any]) -> tuple[list[ImageRef], float | None, float | None]:
+    """Image references, and the pixel size of the scene image that boxes refer to."""
+    images: list[ImageRef] = []
+    width = height = None
+    subs = _items(record.get("SubImageList"), "SubImageInfoObject")
+    for sub in subs:
+        if not isinstance(sub, dict):
+            continue
+        code = (as_str(sub.get("Type")) or "").zfill(2)
+        kind = _IMAGE_KIND.get(code, ImageKind.OTHER)
+        ref = url_image(sub.get("StoragePath"), kind, sub.get("Width"), sub.get("Height"))
+        if ref is None and sub.get("Data"):
+            ref = inline_image(sub["Data"], kind, sub.get("Width"), sub.get("Height"))
+        if ref is not None:
+            images.append(ref)
+        if width is None and code in _SCENE_TYPES:
+            width, height = as_float(sub.get("Width")), as_float(sub.get("Height"))
+    for name, kind in _STORAGE_URLS:
+        ref = url_image(record.get(name), kind)
+        if ref is not None and all(ref.url != i.url for i in images):
+            images.append(ref)
+    return images, width, height
+
+
+def _time(text: Any, zone: Any, raw: RawPayload) -> tuple[Any, TimeProvenance] | None:
+    value = as_str(text)
+    if value is None:
+        return None
+    try:
+        return parse_compact(value, zone, now=raw.received_at)
+    except VendorTimeError as exc:
+        raise AdapterError(str(exc)) from None
+
+
+def _captured(
+    record: Mapping[str, Any], names: tuple[str, ...], zone: Any, raw: RawPayload
+) -> tuple[Any, TimeProvenance]:
+    for name in names:
+        found = _time(record.get(name), zone, raw)
+        if found is not None:
+            return found
+    return received_fallback(raw.received_at), TimeProvenance.RECEIVED
+
+
+def _object_id(record: Mapping[str, Any], name: str) -> str | None:
+    return as_str(record.get(name))
+
+
+def _plate(record: Any, raw: RawPayload, ctx: Context) -> PlateCapture:
+    if not isinstance(record, dict):
+        raise AdapterError("MotorVehicleObject is not an object")
+    device_id = device_id_from(SOURCE, record.get("DeviceID"), raw.key)
+    zone = ctx.zone_for(device_id)
+    captured_at, provenance = _captured(record, ("PassTime", "MarkTime", "AppearTime"), zone, raw)
+    plate_raw = as_str(record.get("PlateNo"))
+    has_plate = (as_str(record.get("HasPlate")) or "1").lower() not in _NO_PLATE
+    plate_number = canonical_plate(plate_raw) if has_plate else None
+    source_id = _object_id(record, "MotorVehicleID")
+    identity = (source_id,) if source_id else (device_id, captured_at.isoformat(), plate_raw)
+    images, width, height = _images(record)
+    color_code = record.get("PlateColor")
+    return construct(
+        PlateCapture,
+        dict(
+            event_id=event_id("plate", SOURCE, *identity),
+            source=SOURCE,
+            source_event_id=source_id,
+            device_id=device_id,
+            captured_at=captured_at,
+            received_at=received_fallback(raw.received_at),
+            time_source=provenance,
+            position=position_of(device_id, ctx),
+            images=images,
+            confidence=unit(record.get("PlateReliability"), 100.0),
+            bbox=box_from_corners(
+                record.get("LeftTopX"),
+                record.get("LeftTopY"),
+                record.get("RightBtmX"),
+                record.get("RightBtmY"),
+                width,
+                height,
+            ),
+            attributes=leftover_attributes(record, _VEHICLE_FIELDS),
+            plate_number=plate_number,
+            plate_raw=plate_raw,
+            plate_color=canonical_plate_color(
+                color_code if isinstance(color_code, int) else as_str(color_code), SOURCE
+            ),
+            plate_class=as_str(record.get("PlateClass")),
+            vehicle_color=_COLOR.get(
+                as_str(record.get("VehicleColor")) or "", as_str(record.get("VehicleColor"))
+            ),
+            vehicle_type=as_str(record.get("VehicleClass")),
+            vehicle_brand=as_str(record.get("VehicleBrand")),
+            lane=as_int(record.get("LaneNo")),
+            direction=as_str(record.get("Direction")),
+            speed_kmh=as_float(record.get("Speed")),
+        ),
+    )
+
+
+def _presence(*values: Any) -> Presence:
+    """GA/T style fields: a style/colour code means present, 99/empty means unknown."""
+    texts = [as_str(v) for v in values]
+    known = [t for t in texts if t is not None and t not in ("99", "-1")]
+    if not known:
+        return Presence.UNKNOWN
+    return Presence.NO if all(t == "0" for t in known) else Presence.YES
+
+
+def _face(record: Any, raw: RawPayload, ctx: Context) -> FaceCapture:
+    if not isinstance(record, dict):
+        raise AdapterError("FaceObject is not an object")
+    device_id = device_id_from(SOURCE, record.get("DeviceID"), raw.key)
+    zone = ctx.zone_for(device_id)
+    captured_at, provenance = _captured(
+        record, ("ShotTime", "FaceAppearTime", "LocationMarkTime"), zone, raw
+    )
+    appeared = _time(record.get("FaceAppearTime"), zone, raw)
+    disappeared = _time(record.get("FaceDisAppearTime"), zone, raw)
+    source_id = _object_id(record, "FaceID")
+    identity = (source_id,) if source_id else (device_id, captured_at.isoformat())
+    images, width, height = _images(record)
+    low, high = as_int(record.get("AgeLowerLimit")), as_int(record.get("AgeUpLimit"))
+    return construct(
+        FaceCapture,
+        dict(
+            event_id=event_id("face", SOURCE, *identity),
+            source=SOURCE,
+            source_event_id=source_id,
+            device_id=device_id,
+            captured_at=captured_at,
+            received_at=received_fallback(raw.received_at),
+            time_source=provenance,
+            position=position_of(device_id, ctx),
+            images=images,
+            confidence=unit(record.get("Similaritydegree"), 100.0),
+            bbox=box_from_corners(
+                record.get("LeftTopX"),
+                record.get("LeftTopY"),
+                record.get("RightBtmX"),
+                record.get("RightBtmY"),
+                width,
+                height,
+            ),
+            attributes=leftover_attributes(record, _FACE_FIELDS),
+            track_id=None,
+            quality=None,
+            gender=_GENDER.get(as_str(record.get("GenderCode")) or "", Gender.UNKNOWN),
+            age_min=low if low is not None and 0 <= low <= 150 else None,
+            age_max=high if high is not None and 0 <= high <= 150 else None,
+            glasses=_presence(record.get("GlassStyle"), record.get("GlassColor")),
+            mask=_presence(record.get("RespiratorColor")),
+            embedding=None,
+            appeared_at=appeared[0] if appeared else None,
+            disappeared_at=disappeared[0] if disappeared else None,
+        ),
+    )

@@ -1,0 +1,37 @@
+"""Which adapter reads which source, and the wrapper that never lets an input crash the caller."""
+
+from __future__ import annotations
+
+import logging
+
+from streams.vendors.base import Adapter, AdapterError, Context, Normalized, RawPayload, Rejected
+from streams.vendors.gat1400 import normalize_gat1400
+
+log = logging.getLogger(__name__)
+
+ADAPTERS: dict[str, Adapter] = {
+    "gat1400": normalize_gat1400,
+}
+
+
+def normalize(raw: RawPayload, ctx: Context) -> Normalized:
+    """Canonical events from one raw payload; anything unusable comes back as a rejection."""
+    adapter = ADAPTERS.get(raw.source)
+    if adapter is None:
+        return Normalized(rejected=[Rejected(f"no adapter for source {raw.source!r}")])
+    try:
+        result = adapter(raw, ctx)
+    except AdapterError as exc:
+        return Normalized(rejected=[Rejected(f"{raw.source}: {exc}")])
+    except Exception as exc:  # an input nobody foresaw must not stop the worker
+        log.exception("adapter %s failed on a payload", raw.source)
+        return Normalized(
+            rejected=[Rejected(f"{raw.source}: unexpected {type(exc).__name__}: {exc}")]
+        )
+    for rejected in result.rejected:
+        if not rejected.reason.startswith(raw.source):
+            index = result.rejected.index(rejected)
+            result.rejected[index] = Rejected(f"{raw.source}: {rejected.reason}", rejected.record)
+    if not result.events and not result.rejected and result.skipped is None:
+        result.rejected.append(Rejected(f"{raw.source}: the payload holds no event"))
+    return result
