@@ -4,6 +4,8 @@ Topology (names before ``topic_prefix``; topics are declared in ``streams.topics
 
     gateway (HTTP)  ──>  raw.<source>            raw vendor bytes, keyed by device
     raw.<source>    ──>  raw_archive agent  ──>  warehouse table raw_captures
+    raw.<source>    ──>  normalize agent    ──>  captures.plate | captures.face | captures.alarm
+                                            └─>  deadletter (bytes + reason + position)
 
 Each agent is thin: it moves data between topics and the warehouse; the logic it applies is in
 plain functions (``streams.warehouse.landing`` for sinks). The worker HTTP server answers

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streams.errors import UserError
@@ -95,6 +96,16 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, per_source=args.per_source, keep_broker=args.keep_broker)
 
 
+def cmd_normalize(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.normalize_files import normalize_files
+
+    if args.devices is not None:
+        settings = settings.model_copy(update={"devices_csv": args.devices})
+    return normalize_files(
+        settings, args.source, args.files, key=args.device, content_type=args.content_type
+    )
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     for name, value in settings.model_dump().items():
         print(f"STREAMS_{name.upper()}={value}")
@@ -140,6 +151,25 @@ def build_parser() -> argparse.ArgumentParser:
     kafka.add_argument("--wipe", action="store_true", help="with down: delete data and logs")
     kafka.add_argument("--lines", type=int, default=30, help="with logs: lines to show")
     kafka.set_defaults(handler=cmd_dev_kafka)
+
+    from streams.topics import SOURCES
+
+    norm = sub.add_parser(
+        "normalize",
+        help="print the canonical events of raw payload files, one JSON object per line",
+        description="Reads raw payload files (the body as it arrives on raw.<source>) and prints "
+        "one JSON object per line: canonical events (kind plate, face or alarm) or "
+        '{"kind": "dead_letter", "reason": ...} for input that cannot be used. Exit status 0 '
+        "even when some input is dead-lettered.",
+    )
+    norm.add_argument("--source", required=True, choices=SOURCES, help="payload format")
+    norm.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE", help="payload files; - for stdin"
+    )
+    norm.add_argument("--devices", type=Path, help="device registry CSV for positions and zones")
+    norm.add_argument("--device", help="device hint, as the gateway sets it (Kafka key)")
+    norm.add_argument("--content-type", help="HTTP Content-Type of the payload (multipart bodies)")
+    norm.set_defaults(handler=cmd_normalize)
 
     show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
     show.set_defaults(handler=cmd_settings)

@@ -16,7 +16,7 @@ def _gat1400(device: str, i: int, at: datetime) -> bytes:
         "InfoKind": 1,
         "DeviceID": device,
         "PlateNo": _PLATES[i % len(_PLATES)],
-        "PlateColor": "2",
+        "PlateColor": "5",
         "HasPlate": "1",
         "PassTime": local,
         "StorageUrl1": f"http://pics.example.invalid/{device}/{i}.jpg",

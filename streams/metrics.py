@@ -8,6 +8,10 @@ from enum import StrEnum
 
 class Metric(StrEnum):
     RAW_EVENTS_IN = "streams_raw_events_in_total"
+    RAW_ARCHIVED = "streams_raw_archived_total"
+    CANONICAL_EVENTS_OUT = "streams_canonical_events_out_total"
+    DEAD_LETTERS = "streams_dead_letters_total"
+    SKIPPED = "streams_payloads_skipped_total"
     ROWS_LANDED = "streams_warehouse_rows_landed_total"
     SINK_INSERT_FAILURES = "streams_warehouse_insert_failures_total"
     SINK_BATCHES = "streams_warehouse_batches_total"

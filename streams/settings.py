@@ -53,6 +53,19 @@ class Settings(BaseSettings):
     sink_retry_initial_seconds: float = Field(0.2, gt=0, description="First retry backoff.")
     sink_retry_max_seconds: float = Field(10.0, gt=0, description="Longest retry backoff.")
 
+    # Normalization
+    devices_csv: Path | None = Field(
+        None,
+        description="Device registry CSV (device_id,name,vendor,lat,lon,coord_system,timezone).",
+    )
+    default_timezone: str = Field(
+        "Asia/Shanghai", description="Zone of offset-less device times when the registry has none."
+    )
+    dead_letter_max_ratio: float = Field(
+        0.5, gt=0, le=1, description="Stop when more of a feed's recent payloads are dead letters."
+    )
+    dead_letter_window: int = Field(1000, ge=10, description="Recent payloads the ratio counts.")
+
     # Local development broker (deploy/local/kafka)
     local_dir: Path = Field(Path(".local"), description="Where local services keep data and logs.")
     local_kafka_port: int = Field(9092, ge=1, le=65534, description="Local broker client port.")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from streams.agents.acks import withhold_acks
 from streams.app import RAW_INPUT, SETTINGS, SOURCE_BY_RAW_TOPIC, app
 from streams.metrics import COUNTERS, Metric
 from streams.runtime import current_warehouse
@@ -53,19 +54,8 @@ def _rows(events: Sequence[Any]) -> list[dict[str, Any]]:
                 message.value,
             )
         )
-        COUNTERS.add(Metric.RAW_EVENTS_IN, source)
+        COUNTERS.add(Metric.RAW_ARCHIVED, source)
     return rows
-
-
-def withhold_acks(events: Sequence[Any]) -> None:
-    """Keep a batch that did not land from being committed when the worker stops.
-
-    ``take_events`` acks its batch when the loop body is left, even by cancellation. Marking the
-    messages acked here bypasses the consumer's bookkeeping, so their offsets stay a gap that the
-    commit cannot pass, and the batch is redelivered on the next start.
-    """
-    for event in events:
-        event.message.acked = True
 
 
 @app.agent(RAW_INPUT, name="raw_archive")

@@ -63,7 +63,7 @@ def test_events_flow_from_kafka_through_the_worker_into_the_warehouse(
         # A redelivery of the same positions must not add rows: produce nothing, restart below.
         status, stats = worker.get("/stats")
         assert status == 200
-        assert sum(stats["counters"]["streams_raw_events_in_total"].values()) == len(payloads)
+        assert sum(stats["counters"]["streams_raw_archived_total"].values()) == len(payloads)
     finally:
         assert worker.stop() == 0, worker.log_tail()
 
@@ -99,6 +99,6 @@ def test_restarted_worker_continues_without_duplicating_rows(
         worker.wait_for(lambda: _landed(worker) == total, 60, "landing the rest")
         _status, body = worker.get("/stats")
         # The second run read only what was new: the first batch was committed.
-        assert sum(body["counters"]["streams_raw_events_in_total"].values()) == len(second)
+        assert sum(body["counters"]["streams_raw_archived_total"].values()) == len(second)
     finally:
         assert worker.stop() == 0

@@ -1,0 +1,67 @@
+"""Raw payloads through the real broker and the normalize agent onto the canonical topics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from streams.canonical import DeadLetter, PlateCapture
+from streams.demo_payloads import demo_payloads
+from streams.kafka_admin import ensure_topics
+from streams.settings import Settings
+from streams.topics import DEAD_LETTERS, PLATE_CAPTURES, raw_topic_name
+from tests.integration.kafka_reading import read_topic
+from tests.integration.worker_process import WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+
+def test_good_payloads_become_events_and_bad_ones_dead_letters(
+    settings: Settings, tmp_path: Path
+) -> None:
+    ensure_topics(settings)
+    good = [(s, d, b) for s, d, b in demo_payloads(per_source=4) if s == "gat1400"]
+    bad = [b"<html>not json</html>", b'{"MotorVehicleListObject": 7}', b"\xff\xfe\x00"]
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers, "acks": "all"})
+    topic = settings.topic(raw_topic_name("gat1400"))
+    for _source, device, body in good:
+        producer.produce(topic, key=device.encode(), value=body)
+    for body in bad:
+        producer.produce(
+            topic,
+            key=b"33010200001310000009",
+            value=body,
+            headers=[("content-type", b"application/json")],
+        )
+    assert producer.flush(15) == 0
+
+    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    try:
+        plates = read_topic(settings, settings.topic(PLATE_CAPTURES.name), len(good))
+        letters = read_topic(settings, settings.topic(DEAD_LETTERS.name), len(bad))
+        _status, stats = worker.get("/stats")
+    finally:
+        assert worker.stop() == 0, worker.log_tail()
+
+    assert len(plates) == len(good)
+    assert all(isinstance(p, PlateCapture) for p in plates)
+    assert {p.plate_number for p in plates} == {"浙A12345", "京B6D7E8", "粤C0F11G", "沪AD12345"}
+    assert len({p.event_id for p in plates}) == len(good)
+
+    assert len(letters) == len(bad)
+    assert all(isinstance(d, DeadLetter) for d in letters)
+    assert sorted(d.payload for d in letters) == sorted(bad)
+    assert all(d.stage == "normalize" and d.source == "gat1400" for d in letters)
+    assert all(d.topic == topic and d.offset is not None for d in letters)
+    assert all(d.reason.startswith("gat1400: ") for d in letters)
+    assert all(
+        ("content-type", b"application/json") in [(h.key, h.value) for h in d.headers]
+        for d in letters
+    )
+
+    counters = stats["counters"]
+    assert counters["streams_raw_events_in_total"]["gat1400"] == len(good) + len(bad)
+    assert counters["streams_canonical_events_out_total"]["plate"] == len(good)
+    assert counters["streams_dead_letters_total"]["gat1400"] == len(bad)
