@@ -106,6 +106,13 @@ def cmd_normalize(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
+def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.gateway.server import run_gateway
+
+    run_gateway(settings)
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     for name, value in settings.model_dump().items():
         print(f"STREAMS_{name.upper()}={value}")
@@ -153,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     kafka.set_defaults(handler=cmd_dev_kafka)
 
     from streams.topics import SOURCES
+
+    gateway = sub.add_parser(
+        "gateway", help="HTTP receiver for vendor pushes (GA/T 1400, ISAPI, LAPI, /push/SOURCE)"
+    )
+    gateway.set_defaults(handler=cmd_gateway)
 
     norm = sub.add_parser(
         "normalize",

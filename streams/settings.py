@@ -66,6 +66,19 @@ class Settings(BaseSettings):
     )
     dead_letter_window: int = Field(1000, ge=10, description="Recent payloads the ratio counts.")
 
+    # Ingest gateway
+    gateway_host: str = Field("127.0.0.1", description="Gateway bind address.")
+    gateway_port: int = Field(8080, ge=1, le=65535, description="Gateway HTTP port.")
+    gateway_max_body_bytes: int = Field(
+        8 * 1024 * 1024, ge=1024, description="Largest accepted push body (413 above)."
+    )
+    gateway_queue_messages: int = Field(
+        100_000, ge=10, description="Producer queue; when full the gateway answers 503."
+    )
+    gateway_viid_server_id: str = Field(
+        "33010000005030000001", description="VIID server id the gateway answers GA/T 1400 with."
+    )
+
     # Local development broker (deploy/local/kafka)
     local_dir: Path = Field(Path(".local"), description="Where local services keep data and logs.")
     local_kafka_port: int = Field(9092, ge=1, le=65534, description="Local broker client port.")

@@ -1,0 +1,1 @@
+"""The ingest gateway: vendor pushes over HTTP -> ``raw.<source>`` topics, byte for byte."""

@@ -1,0 +1,271 @@
+"""HTTP receivers for vendor pushes. Every accepted body goes to ``raw.<source>`` unchanged,
+keyed by device, with its Content-Type as a header; the answer waits for the broker's
+acknowledgement (acks=all, idempotent producer), so a 2xx means the payload is safe.
+
+Routes:
+- GA/T 1400: ``/VIID/System/Register|UnRegister|Keepalive`` (answered, not forwarded),
+  ``GET /VIID/System/Time``, ``POST /VIID/MotorVehicles|Faces|SubscribeNotifications``;
+- Hikvision ISAPI push: ``POST /ISAPI/...`` and ``POST /hikvision/...`` (XML, JSON, multipart);
+- Uniview LAPI: ``POST /LAPI/{version}/System/Event/Notification/...``;
+- any source: ``POST /push/{source}`` (Dahua event parts from a collector, ONVIF, Frigate);
+- ``/healthz``, ``/readyz``, ``/stats``.
+
+The device key is, in order: header ``X-Device-Id``, query ``device``, header ``User-Identify``
+(GA/T 1400), the first ``DeviceID`` of a GA/T 1400 batch, the peer address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+from confluent_kafka import KafkaException, Producer
+
+from streams.gateway import viid
+from streams.kafka_admin import LIBRDKAFKA_LOGGER
+from streams.metrics import COUNTERS, Metric
+from streams.settings import Settings
+from streams.topics import SOURCES, raw_topic_name
+
+log = logging.getLogger(__name__)
+
+
+class RawProducer:
+    """An idempotent producer whose deliveries resolve asyncio futures."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._producer = Producer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap_servers,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 2,
+                "compression.type": "lz4",
+                "queue.buffering.max.messages": settings.gateway_queue_messages,
+                "message.max.bytes": settings.gateway_max_body_bytes + 65536,
+                "logger": LIBRDKAFKA_LOGGER,
+            }
+        )
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="gateway-producer", daemon=True)
+        self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.05)
+
+    def send(
+        self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, str | bytes | None]]
+    ) -> asyncio.Future[None] | None:
+        """A future of the delivery, or None when the local queue is full (backpressure)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def delivered(err: Any, _msg: Any) -> None:
+            def settle() -> None:
+                if future.done():
+                    return
+                if err is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(KafkaException(err))
+
+            loop.call_soon_threadsafe(settle)
+
+        try:
+            self._producer.produce(topic, value, key, headers=headers, on_delivery=delivered)
+        except BufferError:
+            return None
+        return future
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._producer.flush(timeout)
+        self._stop.set()
+        self._poller.join(timeout)
+
+
+class Gateway:
+    def __init__(self, settings: Settings, producer: RawProducer) -> None:
+        self.settings = settings
+        self.producer = producer
+
+    def _key(self, request: web.Request, fallback: str | None = None) -> str:
+        return (
+            request.headers.get("X-Device-Id")
+            or request.query.get("device")
+            or request.headers.get("User-Identify")
+            or fallback
+            or request.remote
+            or "unknown"
+        )
+
+    async def forward(
+        self, request: web.Request, source: str, body: bytes, key: str
+    ) -> web.Response | None:
+        """Produce the body; None when it is safe, else the error response to send."""
+        headers: list[tuple[str, str | bytes | None]] = [
+            ("content-type", request.headers.get("Content-Type", "").encode("latin-1")),
+            ("path", request.path.encode()),
+        ]
+        future = self.producer.send(
+            self.settings.topic(raw_topic_name(source)), key.encode(), body, headers
+        )
+        if future is None:
+            COUNTERS.add(Metric.GATEWAY_BACKPRESSURE, source)
+            return web.json_response(
+                {"error": "busy: the producer queue is full"},
+                status=503,
+                headers={"Retry-After": "1"},
+            )
+        try:
+            await asyncio.wait_for(future, self.settings.kafka_timeout_seconds)
+        except (KafkaException, TimeoutError) as exc:
+            COUNTERS.add(Metric.GATEWAY_BACKPRESSURE, source)
+            log.warning("payload from %s not delivered to Kafka: %s", key, exc)
+            return web.json_response(
+                {"error": "the broker did not take the payload"},
+                status=503,
+                headers={"Retry-After": "5"},
+            )
+        COUNTERS.add(Metric.GATEWAY_ACCEPTED, source)
+        return None
+
+    # -- generic and vendor routes ---------------------------------------------------------
+
+    async def push(self, request: web.Request) -> web.Response:
+        source = request.match_info["source"]
+        if source not in SOURCES:
+            return web.json_response(
+                {"error": f"unknown source {source!r}", "sources": list(SOURCES)}, status=404
+            )
+        return await self._plain(request, source)
+
+    async def hikvision(self, request: web.Request) -> web.Response:
+        return await self._plain(request, "hikvision-isapi")
+
+    async def uniview(self, request: web.Request) -> web.Response:
+        return await self._plain(request, "uniview-lapi")
+
+    async def _plain(self, request: web.Request, source: str) -> web.Response:
+        body = await request.read()
+        failed = await self.forward(request, source, body, self._key(request))
+        return failed or web.json_response({"status": "accepted"})
+
+    # -- GA/T 1400 -------------------------------------------------------------------------
+
+    async def viid_system(self, request: web.Request) -> web.Response:
+        now = datetime.now(UTC)
+        action = request.match_info["action"]
+        if action == "Time":
+            return web.json_response(
+                {
+                    "SystemTimeObject": {
+                        "VIIDServerID": self.settings.gateway_viid_server_id,
+                        "TimeMode": "1",
+                        "LocalTime": viid.local_time(now),
+                        "TimeZone": "Asia/Shanghai",
+                    }
+                }
+            )
+        body = await request.read()
+        try:
+            document = orjson.loads(body) if body else {}
+        except orjson.JSONDecodeError:
+            document = None
+        device = viid.register_device(document, f"{action}Object") or request.headers.get(
+            "User-Identify"
+        )
+        if device is None:
+            return web.Response(
+                body=viid.single_status(
+                    request.path, now, code=4, text=f"{action}Object.DeviceID is missing"
+                ),
+                status=400,
+                content_type="application/json",
+            )
+        COUNTERS.add(Metric.GATEWAY_CONTROL, action)
+        return web.Response(
+            body=viid.single_status(request.path, now, object_id=device),
+            content_type="application/json",
+        )
+
+    async def viid_batch(self, request: web.Request) -> web.Response:
+        now = datetime.now(UTC)
+        body = await request.read()
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            document = None
+        ids, device = viid.batch_ids(request.path, document)
+        failed = await self.forward(request, "gat1400", body, self._key(request, device))
+        if failed is not None:
+            return failed
+        if document is None or not ids:
+            # Kept for the dead-letter topic all the same; the sender learns it was unusable.
+            return web.Response(
+                body=viid.list_status(request.path, now, [], code=4, text="body holds no records"),
+                status=400,
+                content_type="application/json",
+            )
+        return web.Response(
+            body=viid.list_status(request.path, now, ids), content_type="application/json"
+        )
+
+    # -- health ----------------------------------------------------------------------------
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def stats(self, _request: web.Request) -> web.Response:
+        return web.json_response({"counters": COUNTERS.snapshot()})
+
+
+def create_gateway(settings: Settings, producer: RawProducer) -> web.Application:
+    gateway = Gateway(settings, producer)
+    app = web.Application(client_max_size=settings.gateway_max_body_bytes)
+    app.add_routes(
+        [
+            web.post("/VIID/System/{action:Register|UnRegister|Keepalive}", gateway.viid_system),
+            web.get("/VIID/System/{action:Time}", gateway.viid_system),
+            web.post("/VIID/MotorVehicles", gateway.viid_batch),
+            web.post("/VIID/Faces", gateway.viid_batch),
+            web.post("/VIID/SubscribeNotifications", gateway.viid_batch),
+            web.post("/ISAPI/{tail:.*}", gateway.hikvision),
+            web.post("/hikvision{tail:.*}", gateway.hikvision),
+            web.post("/LAPI/{version}/System/Event/Notification/{tail:.*}", gateway.uniview),
+            web.post("/push/{source}", gateway.push),
+            web.get("/healthz", gateway.healthz),
+            web.get("/readyz", gateway.healthz),
+            web.get("/stats", gateway.stats),
+        ]
+    )
+    return app
+
+
+def run_gateway(settings: Settings) -> None:
+    from streams.errors import ConfigError
+    from streams.kafka_admin import ensure_topics
+    from streams.localkafka import port_is_free
+
+    ensure_topics(settings)
+    if not port_is_free(settings.gateway_port, settings.gateway_host):
+        raise ConfigError(
+            f"port {settings.gateway_port} on {settings.gateway_host} is in use; "
+            "set STREAMS_GATEWAY_PORT to a free port"
+        )
+    producer = RawProducer(settings)
+    app = create_gateway(settings, producer)
+    app.on_cleanup.append(
+        lambda _app: asyncio.get_running_loop().run_in_executor(None, producer.close)
+    )
+    print(
+        f"gateway listening on http://{settings.gateway_host}:{settings.gateway_port}", flush=True
+    )
+    web.run_app(
+        app, host=settings.gateway_host, port=settings.gateway_port, print=None, access_log=None
+    )
