@@ -242,9 +242,15 @@ def construct(model: type[M], values: dict[str, object]) -> M:
     for name, factory in factories.items():
         if data[name] is _MISSING:
             data[name] = factory()  # type: ignore[operator]
-    obj = model.__new__(model)
+    obj = object.__new__(model)
     object.__setattr__(obj, "__dict__", data)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    # BaseModel's slots, set through their descriptors: cheaper than object.__setattr__.
+    _set_fields_set(obj, set(values))
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj
+
+
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__

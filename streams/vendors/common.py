@@ -12,6 +12,7 @@ import binascii
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime
+from math import isfinite
 from typing import Any
 
 from streams.canonical import BoundingBox, GeoPoint, ImageKind, ImageRef
@@ -28,6 +29,8 @@ def event_id(kind: str, source: str, *identity: object) -> str:
 
 def as_str(value: Any) -> str | None:
     """Text of a scalar, stripped; empty and null-like values are None."""
+    if value.__class__ is str:  # the common case first
+        return value.strip() or None
     if value is None or isinstance(value, dict | list):
         return None
     if isinstance(value, bool):
@@ -78,10 +81,15 @@ def box_from_corners(
     x1: Any, y1: Any, x2: Any, y2: Any, width: float | None, height: float | None
 ) -> BoundingBox | None:
     """A 0..1 box from corner coordinates in a space of ``width`` x ``height``."""
-    values = [as_float(v) for v in (x1, y1, x2, y2)]
-    if None in values or not width or not height or width <= 0 or height <= 0:
+    if not width or not height or width <= 0 or height <= 0:
         return None
-    left, top, right, bottom = (v for v in values if v is not None)
+    left, top, right, bottom = (
+        v if v.__class__ is int or v.__class__ is float else as_float(v) for v in (x1, y1, x2, y2)
+    )
+    if left is None or top is None or right is None or bottom is None:
+        return None
+    if not (isfinite(left) and isfinite(top) and isfinite(right) and isfinite(bottom)):
+        return None
     if right < left:
         left, right = right, left
     if bottom < top:

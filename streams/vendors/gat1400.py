@@ -10,6 +10,7 @@ record is rejected on its own and the others still become events.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -144,13 +145,29 @@ _FACE_FIELDS = frozenset(
 )
 
 
-def normalize_gat1400(raw: RawPayload, ctx: Context) -> Normalized:
+def load_json(body: bytes) -> Any:
     try:
-        document = orjson.loads(raw.body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise AdapterError(f"body is not JSON ({exc})") from None
+
+
+# Ids sent as bare numbers of 20+ digits exceed 64 bits, and orjson reads them as lossy floats;
+# such (rare) bodies are read again with the exact standard parser.
+_ID_FIELDS = ("MotorVehicleID", "FaceID", "DeviceID", "SourceID", "TollgateID")
+
+
+def _lost_precision(record: Any) -> bool:
+    return isinstance(record, dict) and any(
+        isinstance(record.get(name), float) for name in _ID_FIELDS)
+
+
+def normalize_gat1400(raw: RawPayload, ctx: Context) -> Normalized:
+    document = load_json(raw.body)
     if not isinstance(document, dict):
         raise AdapterError("body is not a JSON object")
+    if any(_lost_precision(record) for _kind, record in _records(document)):
+        document = json.loads(raw.body)
     result = Normalized()
     found = False
     for kind, record in _records(document):
@@ -161,7 +178,9 @@ def normalize_gat1400(raw: RawPayload, ctx: Context) -> Normalized:
             else:
                 result.events.append(_face(record, raw, ctx))
         except AdapterError as exc:
-            result.rejected.append(Rejected(f"{kind} record: {exc}", orjson.dumps(record)))
+            # The record as JSON again (exact for any integer size): rejections are rare.
+            text = json.dumps(record, ensure_ascii=False, default=str)
+            result.rejected.append(Rejected(f"{kind} record: {exc}", text.encode()))
     if not found:
         if _is_control(document):
             result.skipped = f"control message {next(iter(document))}"
@@ -234,9 +253,11 @@ def _images(record: Mapping[str, Any]) -> tuple[list[ImageRef], float | None, fl
         if width is None and code in _SCENE_TYPES:
             width, height = as_float(sub.get("Width")), as_float(sub.get("Height"))
     for name, kind in _STORAGE_URLS:
-        ref = url_image(record.get(name), kind)
-        if ref is not None and all(ref.url != i.url for i in images):
-            images.append(ref)
+        url = record.get(name)
+        if url:
+            ref = url_image(url, kind)
+            if ref is not None and all(ref.url != i.url for i in images):
+                images.append(ref)
     return images, width, height
 
 
@@ -260,61 +281,79 @@ def _captured(
     return received_fallback(raw.received_at), TimeProvenance.RECEIVED
 
 
-def _object_id(record: Mapping[str, Any], name: str) -> str | None:
-    return as_str(record.get(name))
+def _header(
+    kind: str,
+    record: Any,
+    id_field: str,
+    time_fields: tuple[str, ...],
+    raw: RawPayload,
+    ctx: Context,
+    fields: frozenset[str],
+    *identity_extra: Any,
+) -> tuple[dict[str, Any], Any]:
+    """Fields every canonical event has, and the record's zone."""
+    if not isinstance(record, dict):
+        raise AdapterError("record is not an object")
+    device_id = device_id_from(SOURCE, record.get("DeviceID"), raw.key)
+    zone = ctx.zone_for(device_id)
+    captured_at, provenance = _captured(record, time_fields, zone, raw)
+    source_id = as_str(record.get(id_field))
+    identity = (source_id,) if source_id else (device_id, captured_at.isoformat(), *identity_extra)
+    images, width, height = _images(record)
+    header = {
+        "event_id": event_id(kind, SOURCE, *identity),
+        "source": SOURCE,
+        "source_event_id": source_id,
+        "device_id": device_id,
+        "captured_at": captured_at,
+        "received_at": received_fallback(raw.received_at),
+        "time_source": provenance,
+        "position": position_of(device_id, ctx),
+        "images": images,
+        "bbox": box_from_corners(
+            record.get("LeftTopX"),
+            record.get("LeftTopY"),
+            record.get("RightBtmX"),
+            record.get("RightBtmY"),
+            width,
+            height,
+        ),
+        "attributes": leftover_attributes(record, fields),
+    }
+    return header, zone
 
 
 def _plate(record: Any, raw: RawPayload, ctx: Context) -> PlateCapture:
-    if not isinstance(record, dict):
-        raise AdapterError("MotorVehicleObject is not an object")
-    device_id = device_id_from(SOURCE, record.get("DeviceID"), raw.key)
-    zone = ctx.zone_for(device_id)
-    captured_at, provenance = _captured(record, ("PassTime", "MarkTime", "AppearTime"), zone, raw)
-    plate_raw = as_str(record.get("PlateNo"))
-    has_plate = (as_str(record.get("HasPlate")) or "1").lower() not in _NO_PLATE
-    plate_number = canonical_plate(plate_raw) if has_plate else None
-    source_id = _object_id(record, "MotorVehicleID")
-    identity = (source_id,) if source_id else (device_id, captured_at.isoformat(), plate_raw)
-    images, width, height = _images(record)
-    color_code = record.get("PlateColor")
-    return construct(
-        PlateCapture,
-        dict(
-            event_id=event_id("plate", SOURCE, *identity),
-            source=SOURCE,
-            source_event_id=source_id,
-            device_id=device_id,
-            captured_at=captured_at,
-            received_at=received_fallback(raw.received_at),
-            time_source=provenance,
-            position=position_of(device_id, ctx),
-            images=images,
-            confidence=unit(record.get("PlateReliability"), 100.0),
-            bbox=box_from_corners(
-                record.get("LeftTopX"),
-                record.get("LeftTopY"),
-                record.get("RightBtmX"),
-                record.get("RightBtmY"),
-                width,
-                height,
-            ),
-            attributes=leftover_attributes(record, _VEHICLE_FIELDS),
-            plate_number=plate_number,
-            plate_raw=plate_raw,
-            plate_color=canonical_plate_color(
-                color_code if isinstance(color_code, int) else as_str(color_code), SOURCE
-            ),
-            plate_class=as_str(record.get("PlateClass")),
-            vehicle_color=_COLOR.get(
-                as_str(record.get("VehicleColor")) or "", as_str(record.get("VehicleColor"))
-            ),
-            vehicle_type=as_str(record.get("VehicleClass")),
-            vehicle_brand=as_str(record.get("VehicleBrand")),
-            lane=as_int(record.get("LaneNo")),
-            direction=as_str(record.get("Direction")),
-            speed_kmh=as_float(record.get("Speed")),
-        ),
+    plate_raw = as_str(record.get("PlateNo")) if isinstance(record, dict) else None
+    header, _zone = _header(
+        "plate",
+        record,
+        "MotorVehicleID",
+        ("PassTime", "MarkTime", "AppearTime"),
+        raw,
+        ctx,
+        _VEHICLE_FIELDS,
+        plate_raw,
     )
+    has_plate = (as_str(record.get("HasPlate")) or "1").lower() not in _NO_PLATE
+    color_code = record.get("PlateColor")
+    vehicle_color = as_str(record.get("VehicleColor"))
+    header.update(
+        confidence=unit(record.get("PlateReliability"), 100.0),
+        plate_number=canonical_plate(plate_raw) if has_plate else None,
+        plate_raw=plate_raw,
+        plate_color=canonical_plate_color(
+            color_code if isinstance(color_code, int) else as_str(color_code), SOURCE
+        ),
+        plate_class=as_str(record.get("PlateClass")),
+        vehicle_color=_COLOR.get(vehicle_color or "", vehicle_color),
+        vehicle_type=as_str(record.get("VehicleClass")),
+        vehicle_brand=as_str(record.get("VehicleBrand")),
+        lane=as_int(record.get("LaneNo")),
+        direction=as_str(record.get("Direction")),
+        speed_kmh=as_float(record.get("Speed")),
+    )
+    return construct(PlateCapture, header)
 
 
 def _presence(*values: Any) -> Presence:
@@ -326,51 +365,31 @@ def _presence(*values: Any) -> Presence:
     return Presence.NO if all(t == "0" for t in known) else Presence.YES
 
 
+def _age(value: Any) -> int | None:
+    age = as_int(value)
+    return age if age is not None and 0 <= age <= 150 else None
+
+
 def _face(record: Any, raw: RawPayload, ctx: Context) -> FaceCapture:
-    if not isinstance(record, dict):
-        raise AdapterError("FaceObject is not an object")
-    device_id = device_id_from(SOURCE, record.get("DeviceID"), raw.key)
-    zone = ctx.zone_for(device_id)
-    captured_at, provenance = _captured(
-        record, ("ShotTime", "FaceAppearTime", "LocationMarkTime"), zone, raw
+    header, zone = _header(
+        "face",
+        record,
+        "FaceID",
+        ("ShotTime", "FaceAppearTime", "LocationMarkTime"),
+        raw,
+        ctx,
+        _FACE_FIELDS,
     )
     appeared = _time(record.get("FaceAppearTime"), zone, raw)
     disappeared = _time(record.get("FaceDisAppearTime"), zone, raw)
-    source_id = _object_id(record, "FaceID")
-    identity = (source_id,) if source_id else (device_id, captured_at.isoformat())
-    images, width, height = _images(record)
-    low, high = as_int(record.get("AgeLowerLimit")), as_int(record.get("AgeUpLimit"))
-    return construct(
-        FaceCapture,
-        dict(
-            event_id=event_id("face", SOURCE, *identity),
-            source=SOURCE,
-            source_event_id=source_id,
-            device_id=device_id,
-            captured_at=captured_at,
-            received_at=received_fallback(raw.received_at),
-            time_source=provenance,
-            position=position_of(device_id, ctx),
-            images=images,
-            confidence=unit(record.get("Similaritydegree"), 100.0),
-            bbox=box_from_corners(
-                record.get("LeftTopX"),
-                record.get("LeftTopY"),
-                record.get("RightBtmX"),
-                record.get("RightBtmY"),
-                width,
-                height,
-            ),
-            attributes=leftover_attributes(record, _FACE_FIELDS),
-            track_id=None,
-            quality=None,
-            gender=_GENDER.get(as_str(record.get("GenderCode")) or "", Gender.UNKNOWN),
-            age_min=low if low is not None and 0 <= low <= 150 else None,
-            age_max=high if high is not None and 0 <= high <= 150 else None,
-            glasses=_presence(record.get("GlassStyle"), record.get("GlassColor")),
-            mask=_presence(record.get("RespiratorColor")),
-            embedding=None,
-            appeared_at=appeared[0] if appeared else None,
-            disappeared_at=disappeared[0] if disappeared else None,
-        ),
+    header.update(
+        confidence=unit(record.get("Similaritydegree"), 100.0),
+        gender=_GENDER.get(as_str(record.get("GenderCode")) or "", Gender.UNKNOWN),
+        age_min=_age(record.get("AgeLowerLimit")),
+        age_max=_age(record.get("AgeUpLimit")),
+        glasses=_presence(record.get("GlassStyle"), record.get("GlassColor")),
+        mask=_presence(record.get("RespiratorColor")),
+        appeared_at=appeared[0] if appeared else None,
+        disappeared_at=disappeared[0] if disappeared else None,
     )
+    return construct(FaceCapture, header)
