@@ -113,6 +113,18 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_deadletters(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.deadletter_tools import list_dead_letters, replay_dead_letters
+
+    if args.action == "list":
+        return list_dead_letters(
+            settings, source=args.source, contains=args.reason, limit=args.limit, as_json=args.json
+        )
+    return replay_dead_letters(
+        settings, source=args.source, contains=args.reason, dry_run=args.dry_run
+    )
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     for name, value in settings.model_dump().items():
         print(f"STREAMS_{name.upper()}={value}")
@@ -182,6 +194,20 @@ def build_parser() -> argparse.ArgumentParser:
     norm.add_argument("--device", help="device hint, as the gateway sets it (Kafka key)")
     norm.add_argument("--content-type", help="HTTP Content-Type of the payload (multipart bodies)")
     norm.set_defaults(handler=cmd_normalize)
+
+    dead = sub.add_parser(
+        "deadletters",
+        help="list dead letters, or replay them to their raw topics after a fix",
+        description="list: print dead letters (newest last). replay: produce their original "
+        "bytes back to raw.<source> (header x-replay-of), continuing after the last replay.",
+    )
+    dead.add_argument("action", choices=["list", "replay"])
+    dead.add_argument("--source", choices=SOURCES, help="only dead letters of this source")
+    dead.add_argument("--reason", help="only dead letters whose reason contains this text")
+    dead.add_argument("--limit", type=int, default=100, help="with list: at most this many")
+    dead.add_argument("--json", action="store_true", help="with list: JSON lines")
+    dead.add_argument("--dry-run", action="store_true", help="with replay: count, send nothing")
+    dead.set_defaults(handler=cmd_deadletters)
 
     show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
     show.set_defaults(handler=cmd_settings)

@@ -81,7 +81,9 @@ class NormalizeStep:
                     stage=STAGE,
                     reason=rejected.reason,
                     source=raw.source,
-                    payload=rejected.record if rejected.record is not None else raw.body,
+                    # The whole body, so a replay after a fix sees what the gateway received;
+                    # the reason names the record that failed.
+                    payload=raw.body,
                     failed_at=datetime.now(UTC),
                     position=position,
                     key=message.key,

@@ -65,3 +65,92 @@ def test_good_payloads_become_events_and_bad_ones_dead_letters(
     assert counters["streams_raw_events_in_total"]["gat1400"] == len(good) + len(bad)
     assert counters["streams_canonical_events_out_total"]["plate"] == len(good)
     assert counters["streams_dead_letters_total"]["gat1400"] == len(bad)
+
+
+def test_dead_letters_are_listed_and_replayed_to_their_raw_topic(
+    settings: Settings, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from confluent_kafka import Consumer
+
+    from tests.conftest import settings_env
+
+    ensure_topics(settings)
+    producer = Producer({"bootstrap.servers": settings.kafka_bootstrap_servers, "acks": "all"})
+    topic = settings.topic(raw_topic_name("gat1400"))
+    producer.produce(topic, key=b"dev-1", value=b"<broken/>", headers=[("path", b"/VIID/Faces")])
+    assert producer.flush(15) == 0
+    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    try:
+        assert len(read_topic(settings, settings.topic(DEAD_LETTERS.name), 1)) == 1
+    finally:
+        assert worker.stop() == 0
+
+    def streams(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "streams", *args],
+            capture_output=True,
+            text=True,
+            env=settings_env(settings),
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    listing = streams("deadletters", "list")
+    assert "gat1400: body is not JSON" in listing
+    assert "1 dead letters shown" in listing
+    assert '"replayed":{"gat1400":1}' in streams("deadletters", "replay", "--dry-run")
+    assert '"replayed":{"gat1400":1}' in streams("deadletters", "replay")
+    assert '"replayed":{}' in streams("deadletters", "replay")  # continues after the last one
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap_servers,
+            "group.id": "replay-check",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([topic])
+    seen = []
+    try:
+        for _ in range(40):
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                seen.append(message)
+            if len(seen) == 2:
+                break
+    finally:
+        consumer.close()
+    replay = seen[-1]
+    assert replay.value() == b"<broken/>"
+    assert replay.key() == b"dev-1"
+    headers = dict(replay.headers())
+    assert headers["path"] == b"/VIID/Faces"
+    assert headers["x-replay-of"].startswith(topic.encode() + b":")
+
+
+def test_a_broken_feed_stops_the_worker_with_a_clear_message(
+    settings: Settings, tmp_path: Path
+) -> None:
+    strict = settings.model_copy(update={"dead_letter_max_ratio": 0.5, "dead_letter_window": 10})
+    ensure_topics(strict)
+    producer = Producer({"bootstrap.servers": strict.kafka_bootstrap_servers, "acks": "all"})
+    topic = strict.topic(raw_topic_name("gat1400"))
+    for i in range(30):
+        producer.produce(topic, key=b"dev", value=b"<html>%d</html>" % i)
+    assert producer.flush(15) == 0
+    worker = WorkerProcess(strict, tmp_path / "worker.log").launch()
+    assert worker.process is not None
+    try:
+        code = worker.process.wait(120)
+    finally:
+        worker.stop()
+    log = (tmp_path / "worker.log").read_text()
+    assert code != 0
+    assert "feed gat1400:" in log
+    assert "dead-lettered" in log
+    assert "STREAMS_DEAD_LETTER_MAX_RATIO" in log

@@ -23,7 +23,8 @@ class WorkerProcess:
         self.url = f"http://{settings.web_host}:{settings.web_port}"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> WorkerProcess:
+    def launch(self) -> WorkerProcess:
+        """Start the worker process without waiting for it to be ready."""
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streams", "worker", "--loglevel", "info"],
@@ -31,6 +32,10 @@ class WorkerProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+        return self
+
+    def start(self) -> WorkerProcess:
+        self.launch()
         self.wait_for(lambda: self.get("/readyz")[0] == 200, 120, "ready")
         return self
 
