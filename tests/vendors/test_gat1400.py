@@ -110,13 +110,27 @@ def test_keepalive_is_skipped_not_dead_lettered() -> None:
 
 
 def test_bad_record_is_rejected_alone() -> None:
-    body = json.dumps({"MotorVehicleListObject": {"MotorVehicleObject": [
-        {"MotorVehicleID": "ok", "DeviceID": "33010200001310000001", "PassTime": "20260301083015",
-         "PlateNo": "浙A12345"},
-        {"MotorVehicleID": "bad-time", "DeviceID": "33010200001310000001",
-         "PassTime": "20261399999999", "PlateNo": "浙A12345"},
-        "not an object",
-    ]}}).encode()
+    body = json.dumps(
+        {
+            "MotorVehicleListObject": {
+                "MotorVehicleObject": [
+                    {
+                        "MotorVehicleID": "ok",
+                        "DeviceID": "33010200001310000001",
+                        "PassTime": "20260301083015",
+                        "PlateNo": "浙A12345",
+                    },
+                    {
+                        "MotorVehicleID": "bad-time",
+                        "DeviceID": "33010200001310000001",
+                        "PassTime": "20261399999999",
+                        "PlateNo": "浙A12345",
+                    },
+                    "not an object",
+                ]
+            }
+        }
+    ).encode()
     result = normalize_gat1400(RawPayload("gat1400", body, RECEIVED), CTX)
     assert [e.source_event_id for e in result.events] == ["ok"]
     assert len(result.rejected) == 2
@@ -126,10 +140,22 @@ def test_bad_record_is_rejected_alone() -> None:
 
 
 def test_lenient_types_and_short_ids() -> None:
-    body = json.dumps({"MotorVehicleListObject": {"MotorVehicleObject": {
-        "MotorVehicleID": 33029902001210000118, "DeviceID": "3302990200121",  # not 20 digits
-        "PlateNo": "浙b12345", "PlateColor": 5, "LaneNo": "3", "Speed": "60.5",
-        "PassTime": 20260301083015, "HasPlate": True}}}).encode()
+    body = json.dumps(
+        {
+            "MotorVehicleListObject": {
+                "MotorVehicleObject": {
+                    "MotorVehicleID": 33029902001210000118,
+                    "DeviceID": "3302990200121",  # not 20 digits
+                    "PlateNo": "浙b12345",
+                    "PlateColor": 5,
+                    "LaneNo": "3",
+                    "Speed": "60.5",
+                    "PassTime": 20260301083015,
+                    "HasPlate": True,
+                }
+            }
+        }
+    ).encode()
     (event,) = _run(body, key="gateway-hint")
     assert event.plate_number == "浙B12345"
     assert event.lane == 3
@@ -168,18 +194,38 @@ def test_arbitrary_bytes_raise_only_adapter_errors(body: bytes) -> None:
     assert_valid(result.events)
 
 
-_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
-                     st.text(max_size=20))
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20)
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(
-    ["MotorVehicleID", "DeviceID", "PlateNo", "PlateColor", "PassTime", "LaneNo", "Speed",
-     "HasPlate", "LeftTopX", "RightBtmX", "PlateReliability", "VehicleColor", "SubImageList"]),
-    _SCALARS))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "MotorVehicleID",
+                "DeviceID",
+                "PlateNo",
+                "PlateColor",
+                "PassTime",
+                "LaneNo",
+                "Speed",
+                "HasPlate",
+                "LeftTopX",
+                "RightBtmX",
+                "PlateReliability",
+                "VehicleColor",
+                "SubImageList",
+            ]
+        ),
+        _SCALARS,
+    )
+)
 def test_mutated_records_never_escape(record: dict) -> None:
-    body = json.dumps({"MotorVehicleListObject": {"MotorVehicleObject": [record]}},
-                      default=str).encode()
+    body = json.dumps(
+        {"MotorVehicleListObject": {"MotorVehicleObject": [record]}}, default=str
+    ).encode()
     try:
         result = normalize_gat1400(RawPayload("gat1400", body, RECEIVED, key="k"), CTX)
     except AdapterError:
