@@ -33,6 +33,9 @@ demo: install ## run the main job locally: broker, topics, warehouse, worker, ev
 test: install ## run unit and integration tests (starts and stops its own Kafka broker)
 	$(BIN)/python -m pytest
 
+bench-normalize: install ## normalize throughput: adapters per source, and the agent through Kafka
+	$(BIN)/streams bench normalize
+
 lint: install ## ruff
 	$(BIN)/ruff check streams tests loadtest
 	$(BIN)/ruff format --check streams tests loadtest
@@ -54,4 +57,4 @@ clean: ## stop local services and remove .local/ (data, logs)
 	-test -x $(BIN)/streams && $(BIN)/streams dev kafka down
 	rm -rf .local
 
-.PHONY: help install demo test lint format typecheck kafka-up kafka-down clean
+.PHONY: help install demo test bench-normalize lint format typecheck kafka-up kafka-down clean

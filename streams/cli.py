@@ -125,6 +125,42 @@ def cmd_deadletters(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from streams.bench.normalize import bench_adapters, bench_agent, load_payloads
+
+    payloads = load_payloads(args.payloads) if args.payloads else load_payloads()
+    print("normalize, pure adapters (one core):", flush=True)
+    adapters = bench_adapters(payloads, args.seconds)
+    for source, numbers in adapters.items():
+        print(
+            f"  {source:16} {numbers['events_per_cpu_second']:>8} events/s  "
+            f"{numbers['us_per_event']:>7} us/event",
+            flush=True,
+        )
+    report: dict[str, object] = {"adapters": adapters}
+    if args.agent_payloads:
+        broker = _local_kafka(settings)
+        started = broker.up()
+        try:
+            settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
+            agent = bench_agent(settings, payloads, args.agent_payloads)
+        finally:
+            if started:
+                broker.down()
+        print(
+            f"normalize agent, one worker process through Kafka: "
+            f"{agent['payloads_per_second']} payloads/s wall, "
+            f"{agent['payloads_per_cpu_second']} payloads per worker CPU-second",
+            flush=True,
+        )
+        report["agent"] = agent
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 0
+
+
 def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     for name, value in settings.model_dump().items():
         print(f"STREAMS_{name.upper()}={value}")
@@ -208,6 +244,21 @@ def build_parser() -> argparse.ArgumentParser:
     dead.add_argument("--json", action="store_true", help="with list: JSON lines")
     dead.add_argument("--dry-run", action="store_true", help="with replay: count, send nothing")
     dead.set_defaults(handler=cmd_deadletters)
+
+    bench = sub.add_parser("bench", help="benchmarks that print numbers")
+    bench.add_argument("what", choices=["normalize"])
+    bench.add_argument("--seconds", type=float, default=2.0, help="CPU seconds per adapter")
+    bench.add_argument(
+        "--agent-payloads",
+        type=int,
+        default=50_000,
+        help="payloads through the agent (0 skips the agent run)",
+    )
+    bench.add_argument(
+        "--payloads", type=Path, help="folder with one folder of payloads per source"
+    )
+    bench.add_argument("--json", action="store_true", help="also print the numbers as JSON")
+    bench.set_defaults(handler=cmd_bench)
 
     show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
     show.set_defaults(handler=cmd_settings)

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     sink_retry_initial_seconds: float = Field(0.2, gt=0, description="First retry backoff.")
     sink_retry_max_seconds: float = Field(10.0, gt=0, description="Longest retry backoff.")
 
+    archive_raw: bool = Field(
+        True, description="Keep every raw payload in the warehouse table raw_captures."
+    )
+
     # Normalization
     devices_csv: Path | None = Field(
         None,
