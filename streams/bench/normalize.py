@@ -130,7 +130,9 @@ def bench_agent(
     )
     for i in range(count):
         p = mix[i % len(mix)]
-        headers = [("content-type", p.content_type.encode())] if p.content_type else None
+        headers: list[tuple[str, str | bytes | None]] | None = (
+            [("content-type", p.content_type.encode())] if p.content_type else None
+        )
         while True:
             try:
                 producer.produce(
