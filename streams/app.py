@@ -1,24 +1,22 @@
-"""The one faust app and the topology: which agent reads and writes which topic.
+"""The one faust app and the topology: which stage reads and writes which topic.
 
 Topology (names before ``topic_prefix``; topics are declared in ``streams.topics``)::
 
     gateway (HTTP)  ──>  raw.<source>            raw vendor bytes, keyed by device
-    raw.<source>    ──>  raw_archive agent  ──>  warehouse table raw_captures
-    raw.<source>    ──>  normalize agent    ──>  captures.plate | captures.face | captures.alarm
+    raw.<source>    ──>  normalize stage    ──>  captures.plate | captures.face | captures.alarm
                                             └─>  deadletter (bytes + reason + position)
+    raw.<source>    ──>  raw_archive stage  ──>  warehouse table raw_captures
 
-Each agent is thin: it moves data between topics and the warehouse; the logic it applies is in
-plain functions (``streams.warehouse.landing`` for sinks). The worker HTTP server answers
-``/healthz``, ``/readyz`` and ``/stats`` (see ``streams.worker_web``).
+Stages are thin: they move data between topics and the warehouse; what they apply is in plain
+functions (``streams.vendors`` for normalize, ``streams.warehouse.landing`` for sinks). The faust
+worker hosts them (``streams.agents.runner``) and serves ``/healthz``, ``/readyz``, ``/stats``
+(``streams.worker_web``).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import faust
 
-from streams import topics
 from streams.settings import Settings, get_settings
 
 
@@ -44,18 +42,3 @@ def create_app(settings: Settings) -> faust.App:
 
 SETTINGS = get_settings()
 app = create_app(SETTINGS)
-
-
-def faust_topic(*specs: topics.TopicSpec) -> Any:
-    """The faust topic object reading one or more declared topics (values stay bytes)."""
-    return app.topic(
-        *(SETTINGS.topic(spec.name) for spec in specs),
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-    )
-
-
-RAW_INPUT = faust_topic(*topics.RAW.values())
-SOURCE_BY_RAW_TOPIC = {SETTINGS.topic(spec.name): source for source, spec in topics.RAW.items()}

@@ -1,4 +1,4 @@
-"""What a worker process owns at run time: its warehouse handle.
+"""What a worker process owns at run time: its warehouse handle and its stages.
 
 The embedded warehouse may be opened by one process only, so the worker opens it once before
 the app starts (see ``streams.worker``) and everything in the process shares that handle.
@@ -6,14 +6,20 @@ the app starts (see ``streams.worker``) and everything in the process shares tha
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from streams.warehouse.offloop import OffLoopWarehouse
 
+if TYPE_CHECKING:
+    from streams.agents.runner import StageService
+
 _warehouse: OffLoopWarehouse | None = None
+_stages: StageService | None = None
 
 
-def install_warehouse(warehouse: OffLoopWarehouse) -> None:
-    global _warehouse
-    _warehouse = warehouse
+def install(warehouse: OffLoopWarehouse, stages: StageService) -> None:
+    global _warehouse, _stages
+    _warehouse, _stages = warehouse, stages
 
 
 def current_warehouse() -> OffLoopWarehouse:
@@ -22,8 +28,7 @@ def current_warehouse() -> OffLoopWarehouse:
     return _warehouse
 
 
-def release_warehouse() -> None:
-    global _warehouse
-    if _warehouse is not None:
-        _warehouse.close()
-        _warehouse = None
+def current_stages() -> StageService:
+    if _stages is None:
+        raise RuntimeError("no stages in this process: start it with `streams worker`")
+    return _stages

@@ -5,14 +5,12 @@ from __future__ import annotations
 from streams.errors import ConfigError
 from streams.kafka_admin import ensure_topics
 from streams.localkafka import port_is_free
-from streams.runtime import install_warehouse
 from streams.settings import Settings
-from streams.warehouse import open_warehouse
+from streams.warehouse import Warehouse, open_warehouse
 from streams.warehouse.migrations import migrate
-from streams.warehouse.offloop import OffLoopWarehouse
 
 
-def prepare_worker(settings: Settings) -> None:
+def prepare_worker(settings: Settings) -> Warehouse:
     """Broker reachable, topics present, warehouse open and migrated, web port free."""
     ensure_topics(settings)
     if not port_is_free(settings.web_port, settings.web_host):
@@ -22,15 +20,25 @@ def prepare_worker(settings: Settings) -> None:
         )
     warehouse = open_warehouse(settings)
     migrate(warehouse)
-    install_warehouse(OffLoopWarehouse(warehouse))
+    return warehouse
 
 
 def run_worker(settings: Settings, loglevel: str = "warn") -> None:
-    prepare_worker(settings)
+    warehouse = prepare_worker(settings)
     import faust
 
-    import streams.agents
+    from streams import runtime
+    from streams.agents import build_stages
+    from streams.agents.runner import StageRunner, StageService
+    from streams.warehouse.offloop import OffLoopWarehouse
+
+    runners = [
+        StageRunner(settings, stage, on_fatal=lambda _exc: None)
+        for stage in build_stages(settings, warehouse)
+    ]
+    stages = StageService(runners)
+    runtime.install(OffLoopWarehouse(warehouse), stages)
     import streams.worker_web  # noqa: F401  (registers the HTTP endpoints)
     from streams.app import app
 
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    faust.Worker(app, stages, loglevel=loglevel, quiet=True).execute_from_commandline()

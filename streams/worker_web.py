@@ -6,7 +6,7 @@ from typing import Any
 
 from streams.app import app
 from streams.metrics import COUNTERS
-from streams.runtime import current_warehouse
+from streams.runtime import current_stages, current_warehouse
 
 
 @app.page("/healthz")
@@ -16,12 +16,13 @@ async def healthz(web: Any, request: Any) -> Any:
 
 @app.page("/readyz")
 async def readyz(web: Any, request: Any) -> Any:
-    ready = app.rebalancing is False and app.consumer is not None
     try:
         await current_warehouse().query("SELECT 1")
     except Exception as exc:
         return web.json({"status": "not ready", "reason": str(exc)}, status=503)
-    return web.json({"status": "ready" if ready else "rebalancing"}, status=200 if ready else 503)
+    if not current_stages().ready():
+        return web.json({"status": "starting: stages not yet assigned"}, status=503)
+    return web.json({"status": "ready"})
 
 
 @app.page("/stats")

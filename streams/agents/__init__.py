@@ -1,9 +1,23 @@
-"""Thin faust agents. Importing this package registers every agent with ``streams.app.app``."""
+"""The worker's stages: thin loops that move data between topics and the warehouse.
 
-from streams.agents import normalize
-from streams.settings import get_settings
+Which stage reads and writes which topic is stated in ``streams/app.py``; ``runner`` drives them.
+"""
 
-if get_settings().archive_raw:
-    from streams.agents import raw_archive  # noqa: F401
+from __future__ import annotations
 
-__all__ = ["normalize"]
+from streams.agents.normalize import NormalizeStage
+from streams.agents.raw_archive import RawArchiveStage
+from streams.agents.runner import Stage
+from streams.publisher import Publisher
+from streams.settings import Settings
+from streams.warehouse.base import Warehouse
+from streams.worker_context import normalize_context
+
+
+def build_stages(settings: Settings, warehouse: Warehouse) -> list[Stage]:
+    stages: list[Stage] = [
+        NormalizeStage(settings, Publisher(settings), normalize_context(settings)),
+    ]
+    if settings.archive_raw:
+        stages.append(RawArchiveStage(settings, warehouse))
+    return stages

@@ -2,81 +2,69 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
-from streams.agents.acks import withhold_acks
-from streams.app import RAW_INPUT, SETTINGS, SOURCE_BY_RAW_TOPIC, app
 from streams.metrics import COUNTERS, Metric
-from streams.runtime import current_warehouse
+from streams.settings import Settings
+from streams.topics import RAW
+from streams.warehouse.base import Warehouse
 from streams.warehouse.landing import Backoff, dedup_token, land_with_retry, offset_ranges
 
 TABLE = "raw_captures"
 
 
-def raw_capture_row(
-    source: str,
-    topic: str,
-    partition: int,
-    offset: int,
-    timestamp: float,
-    key: bytes | None,
-    value: bytes | None,
-) -> dict[str, Any]:
-    """The warehouse row of one raw message."""
+def raw_capture_row(source: str, message: Any) -> dict[str, Any]:
+    """The warehouse row of one raw message (a confluent-kafka Message)."""
+    value: bytes = message.value() or b""
+    key: bytes = message.key() or b""
+    _kind, millis = message.timestamp()
     return {
         "source": source,
-        "device_key": (key or b"").decode("utf-8", errors="replace"),
-        "topic": topic,
-        "partition": partition,
-        "offset": offset,
-        "received_at": datetime.fromtimestamp(timestamp, tz=UTC),
-        "payload": (value or b"").decode("utf-8", errors="replace"),
-        "payload_size": len(value or b""),
+        "device_key": key.decode("utf-8", errors="replace"),
+        "topic": message.topic(),
+        "partition": message.partition(),
+        "offset": message.offset(),
+        "received_at": datetime.fromtimestamp(millis / 1000, tz=UTC),
+        "payload": value.decode("utf-8", errors="replace"),
+        "payload_size": len(value),
     }
 
 
-def _rows(events: Sequence[Any]) -> list[dict[str, Any]]:
-    rows = []
-    for event in events:
-        message = event.message
-        source = SOURCE_BY_RAW_TOPIC.get(message.topic, "unknown")
-        rows.append(
-            raw_capture_row(
-                source,
-                message.topic,
-                message.partition,
-                message.offset,
-                message.timestamp,
-                message.key,
-                message.value,
-            )
-        )
-        COUNTERS.add(Metric.RAW_ARCHIVED, source)
-    return rows
+class RawArchiveStage:
+    name = "raw_archive"
 
+    def __init__(self, settings: Settings, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+        self.backoff = Backoff(settings.sink_retry_initial_seconds, settings.sink_retry_max_seconds)
+        self.source_by_topic = {settings.topic(spec.name): s for s, spec in RAW.items()}
+        self.topics: Sequence[str] = sorted(self.source_by_topic)
+        self._rows: list[dict[str, Any]] = []
+        self._token = ""
 
-@app.agent(RAW_INPUT, name="raw_archive")
-async def raw_archive(stream: Any) -> None:
-    backoff = Backoff(SETTINGS.sink_retry_initial_seconds, SETTINGS.sink_retry_max_seconds)
-    warehouse = current_warehouse()
-    async for events in stream.take_events(SETTINGS.sink_batch_size, SETTINGS.sink_flush_seconds):
-        rows = _rows(events)
-        positions = ((e.message.topic, e.message.partition, e.message.offset) for e in events)
-        insert = partial(
-            warehouse.insert, TABLE, rows, dedup_token=dedup_token(TABLE, offset_ranges(positions))
+    def process(self, messages: Sequence[Any]) -> None:
+        rows = []
+        for message in messages:
+            source = self.source_by_topic.get(message.topic(), "unknown")
+            rows.append(raw_capture_row(source, message))
+            COUNTERS.add(Metric.RAW_ARCHIVED, source)
+        positions = ((m.topic(), m.partition(), m.offset()) for m in messages)
+        self._rows, self._token = rows, dedup_token(TABLE, offset_ranges(positions))
+
+    def flush(self, stopping: threading.Event) -> None:
+        rows, token = self._rows, self._token
+        landed = land_with_retry(
+            lambda: self.warehouse.insert(TABLE, rows, dedup_token=token),
+            self.backoff,
+            stopping,
+            what=TABLE,
+            on_failure=lambda _exc: COUNTERS.add(Metric.SINK_INSERT_FAILURES, TABLE),
         )
-        try:
-            landed = await land_with_retry(
-                insert,
-                backoff,
-                what=TABLE,
-                on_failure=lambda _exc: COUNTERS.add(Metric.SINK_INSERT_FAILURES, TABLE),
-            )
-        except BaseException:
-            withhold_acks(events)
-            raise
         COUNTERS.add(Metric.ROWS_LANDED, TABLE, landed)
         COUNTERS.add(Metric.SINK_BATCHES, TABLE)
+        self._rows = []
+
+    def after_commit(self) -> None:
+        return None

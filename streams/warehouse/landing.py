@@ -1,13 +1,13 @@
-"""Landing a batch in the warehouse: idempotent, retried until it lands, never half-acked.
+"""Landing a batch in the warehouse: idempotent, retried until it lands, committed only after.
 
-These are plain functions; the sink agents call them with the batch they took from Kafka.
+These are plain functions; the sink stages call them with the batch they consumed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -50,29 +50,32 @@ class Backoff:
             delay = min(delay * self.factor, self.maximum)
 
 
-async def land_with_retry(
-    insert: Callable[[], Awaitable[int]],
+def land_with_retry(
+    insert: Callable[[], int],
     backoff: Backoff,
+    stopping: threading.Event,
     *,
     what: str,
     on_failure: Callable[[Exception], None] | None = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> int:
-    """Call ``insert`` until it succeeds. Only cancellation (shutdown) stops the retries.
+    """Call ``insert`` until it succeeds; only ``stopping`` ends the retries (``Stopped``).
 
-    The caller acks its Kafka messages only after this returns, so a warehouse outage holds the
-    committed offset where it is instead of losing the batch.
+    The caller commits its Kafka offsets only after this returns, so a warehouse outage holds
+    the committed offset where it is instead of losing the batch.
     """
     for attempt, delay in enumerate(backoff.delays(), start=1):
         try:
-            return await insert()
-        except asyncio.CancelledError:
-            raise
+            return insert()
         except Exception as exc:
             if on_failure is not None:
                 on_failure(exc)
             log.warning(
                 "landing %s failed (attempt %d), retrying in %.1fs: %s", what, attempt, delay, exc
             )
-            await sleep(delay)
+            if stopping.wait(delay):
+                raise Stopped(f"stopped while {what} was not landed") from exc
     raise AssertionError("unreachable: backoff delays never end")
+
+
+class Stopped(Exception):
+    """The worker is stopping before a batch was made durable; it will be redelivered."""

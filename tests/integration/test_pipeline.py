@@ -29,12 +29,12 @@ def _landed(worker: WorkerProcess) -> int:
     return sum(body["raw_captures"].values()) if status == 200 else -1
 
 
-def _committed_lag(settings: Settings, topics: list[str]) -> int:
-    """Messages on the topics not yet covered by the worker group's committed offsets."""
+def _committed_lag(settings: Settings, stage: str, topics: list[str]) -> int:
+    """Messages on the topics not yet covered by a stage's committed offsets."""
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "group.id": settings.app_id,
+            "group.id": f"{settings.app_id}.{stage}",
             "enable.auto.commit": False,
         }
     )
@@ -68,7 +68,8 @@ def test_events_flow_from_kafka_through_the_worker_into_the_warehouse(
         assert worker.stop() == 0, worker.log_tail()
 
     topics = sorted({settings.topic(raw_topic_name(s)) for s, _d, _b in payloads})
-    assert _committed_lag(settings, topics) == 0
+    assert _committed_lag(settings, "raw_archive", topics) == 0
+    assert _committed_lag(settings, "normalize", topics) == 0
 
     warehouse = open_warehouse(settings)
     try:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import asyncio
 import itertools
+import threading
 
 import pytest
 from hypothesis import given
@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from streams.warehouse.landing import (
     Backoff,
     OffsetRange,
+    Stopped,
     dedup_token,
     land_with_retry,
     offset_ranges,
@@ -45,38 +46,32 @@ def test_backoff_grows_to_its_maximum() -> None:
 
 def test_land_with_retry_retries_until_the_insert_succeeds() -> None:
     attempts: list[int] = []
-    slept: list[float] = []
     failures: list[Exception] = []
 
-    async def insert() -> int:
+    def insert() -> int:
         attempts.append(1)
         if len(attempts) < 4:
             raise ConnectionError("warehouse down")
         return 42
 
-    async def fake_sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    landed = asyncio.run(
-        land_with_retry(
-            insert, Backoff(0.5, 1.0), what="t", on_failure=failures.append, sleep=fake_sleep
-        )
-    )
+    landed = land_with_retry(insert, Backoff(0.001, 0.002), threading.Event(), what="t",
+                             on_failure=failures.append)
     assert landed == 42
     assert len(attempts) == 4
-    assert slept == [0.5, 1.0, 1.0]
+    assert len(failures) == 3
     assert all(isinstance(f, ConnectionError) for f in failures)
 
 
-def test_land_with_retry_stops_on_cancellation() -> None:
-    async def insert() -> int:
+def test_land_with_retry_gives_up_only_when_stopping() -> None:
+    stopping = threading.Event()
+    calls: list[int] = []
+
+    def insert() -> int:
+        calls.append(1)
+        if len(calls) == 3:
+            stopping.set()
         raise ConnectionError("down")
 
-    async def main() -> None:
-        task = asyncio.create_task(land_with_retry(insert, Backoff(10, 10), what="t"))
-        await asyncio.sleep(0.05)
-        task.cancel()
-        await task
-
-    with pytest.raises(asyncio.CancelledError):
-        asyncio.run(main())
+    with pytest.raises(Stopped):
+        land_with_retry(insert, Backoff(0.001, 0.001), stopping, what="t")
+    assert len(calls) == 3
