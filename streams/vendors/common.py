@@ -11,7 +11,7 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from math import isfinite
 from typing import Any
 
@@ -98,6 +98,8 @@ def box_from_corners(
     y = min(max(top / height, 0.0), 1.0)
     w = min(max((right - left) / width, 0.0), 1.0 - x)
     h = min(max((bottom - top) / height, 0.0), 1.0 - y)
+    if w <= 0.0 or h <= 0.0:  # vendors send all-zero boxes for "no box"
+        return None
     return construct(BoundingBox, dict(x=x, y=y, w=w, h=h))
 
 
@@ -125,7 +127,7 @@ def inline_image(data: Any, kind: ImageKind, width: Any = None, height: Any = No
         try:
             raw = base64.b64decode(text, validate=False)
         except (binascii.Error, ValueError):
-            raw = text.encode()
+            raw = text.encode("utf-8", "surrogatepass")
     return construct(
         ImageRef,
         dict(
@@ -181,5 +183,6 @@ def leftover_attributes(record: Mapping[str, Any], modelled: frozenset[str]) -> 
 
 
 def received_fallback(received_at: datetime) -> datetime:
-    """The receive time at millisecond precision, for events without a usable capture time."""
+    """The receive time in UTC at millisecond precision."""
+    received_at = received_at.astimezone(UTC)
     return received_at.replace(microsecond=received_at.microsecond // 1000 * 1000)

@@ -242,3 +242,15 @@ def test_box_with_non_finite_corners_is_dropped() -> None:
     box = box_from_corners(10, 20, 30, 60, 100, 100)
     assert box is not None
     assert (box.x, box.y, box.w, box.h) == (0.1, 0.2, 0.2, 0.4)
+
+
+def test_shared_helpers_edge_cases() -> None:
+    from datetime import timedelta, timezone
+
+    from streams.vendors.common import box_from_corners, inline_image, received_fallback
+
+    assert box_from_corners(0, 0, 0, 0, 1920, 1080) is None  # "no box"
+    assert inline_image("\ud800 not base64 \x00", ImageKind.FACE).sha256 is not None
+    local = datetime(2026, 3, 1, 8, 30, 30, 123456, tzinfo=timezone(timedelta(hours=8)))
+    assert received_fallback(local) == datetime(2026, 3, 1, 0, 30, 30, 123000, tzinfo=UTC)
+    assert received_fallback(local).tzinfo is UTC
