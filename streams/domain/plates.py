@@ -246,8 +246,8 @@ class PlateColor(StrEnum):
 
 _C = PlateColor
 
-# Gradient green (small NEV) has no canonical value of its own: it is green. Red and orange
-# plates are vendor extras: other.
+# Gradient green (small NEV) has no canonical value of its own: it is green. Red, orange,
+# golden, brown and mixed-colour plates are vendor extras: other.
 _INT_CODES: Final[Mapping[str, Mapping[int, PlateColor]]] = {
     # HCNetSDK VCA_PLATE_COLOR; 5 is civil-aviation black.
     "hikvision-isapi": {
@@ -316,8 +316,16 @@ def _colour_names() -> dict[str, PlateColor]:
         "yellowbottomblacktext": _C.YELLOW,
         "bluebottomwhitetext": _C.BLUE,
         "blackbottomwhitetext": _C.BLACK,
+        # ISAPI plateColor enumeration beyond the basic colours.
+        "newenergygreen": _C.GREEN,
+        "newenergyyellowgreen": _C.YELLOW_GREEN,
+        "civilaviationblack": _C.BLACK,
+        "civilaviationgreen": _C.GREEN,
         "red": _C.OTHER,
         "orange": _C.OTHER,
+        "golden": _C.OTHER,
+        "brown": _C.OTHER,
+        "mixedcolor": _C.OTHER,
         "other": _C.OTHER,
         "others": _C.OTHER,
         "unknown": _C.UNKNOWN,

@@ -47,6 +47,7 @@ _MAX_FUTURE_US = MAX_FUTURE // timedelta(microseconds=1)
 # milliseconds 1973: both absurd, so no plausible value is ambiguous.
 EPOCH_MS_THRESHOLD = 100_000_000_000
 
+_ASCII_DIGITS = "0123456789"
 _EPOCH_TEXT = re.compile(r"([0-9]{1,20})(?:\.([0-9]{0,12}))?")
 
 
@@ -125,6 +126,25 @@ def _local(
         raise VendorTimeError(f"{what}: {exc}") from None
 
 
+def _two_digit_offset_hour(text: str) -> str:
+    """``...T18:59:49-8:00`` as ``...T18:59:49-08:00``; any other text unchanged.
+
+    Only a sign after a digit, one hour digit, ``:`` and minutes 00-59 are padded; every
+    other offset is left to fromisoformat as it is.
+    """
+    if (
+        len(text) > 6
+        and text[-5] in "+-"
+        and text[-3] == ":"
+        and text[-6] in _ASCII_DIGITS
+        and text[-4] in _ASCII_DIGITS
+        and text[-2] in "012345"
+        and text[-1] in _ASCII_DIGITS
+    ):
+        return f"{text[:-4]}0{text[-4:]}"
+    return text
+
+
 def parse_iso8601(
     text: str, zone: tzinfo | str, *, now: datetime | None = None
 ) -> tuple[datetime, TimeProvenance]:
@@ -132,7 +152,9 @@ def parse_iso8601(
 
     With an offset or ``Z`` the offset is used (Hikvision cameras may send UTC whatever their
     configured zone, so it is never second-guessed); without one the time is local in ``zone``.
-    A date without a time is rejected rather than read as midnight.
+    A one-digit offset hour (``-8:00``, ``+7:00``, seen in public Hikvision samples) is read as
+    ``-08:00``; it must be followed by ``:`` and two-digit minutes (00-59). A date without a
+    time is rejected rather than read as midnight.
     """
     raw = _text(text, "ISO-8601")
     what = f"ISO-8601 time {_shown(raw)}"
@@ -144,7 +166,7 @@ def parse_iso8601(
     if raw[-1] == "z":
         raw = raw[:-1] + "Z"
     try:
-        dt = datetime.fromisoformat(raw)
+        dt = datetime.fromisoformat(_two_digit_offset_hour(raw))
     except ValueError:
         raise VendorTimeError(f"{what} is not ISO-8601") from None
     if dt.tzinfo is None:

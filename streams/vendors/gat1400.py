@@ -159,7 +159,8 @@ _ID_FIELDS = ("MotorVehicleID", "FaceID", "DeviceID", "SourceID", "TollgateID")
 
 def _lost_precision(record: Any) -> bool:
     return isinstance(record, dict) and any(
-        isinstance(record.get(name), float) for name in _ID_FIELDS)
+        isinstance(record.get(name), float) for name in _ID_FIELDS
+    )
 
 
 def normalize_gat1400(raw: RawPayload, ctx: Context) -> Normalized:

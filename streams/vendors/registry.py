@@ -5,12 +5,22 @@ from __future__ import annotations
 import logging
 
 from streams.vendors.base import Adapter, AdapterError, Context, Normalized, RawPayload, Rejected
+from streams.vendors.dahua import normalize_dahua
+from streams.vendors.frigate import normalize_frigate
 from streams.vendors.gat1400 import normalize_gat1400
+from streams.vendors.hikvision import normalize_hikvision
+from streams.vendors.onvif import normalize_onvif
+from streams.vendors.uniview import normalize_uniview
 
 log = logging.getLogger(__name__)
 
 ADAPTERS: dict[str, Adapter] = {
+    "hikvision-isapi": normalize_hikvision,
+    "dahua-cgi": normalize_dahua,
+    "uniview-lapi": normalize_uniview,
     "gat1400": normalize_gat1400,
+    "onvif": normalize_onvif,
+    "frigate": normalize_frigate,
 }
 
 

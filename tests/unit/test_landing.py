@@ -54,8 +54,9 @@ def test_land_with_retry_retries_until_the_insert_succeeds() -> None:
             raise ConnectionError("warehouse down")
         return 42
 
-    landed = land_with_retry(insert, Backoff(0.001, 0.002), threading.Event(), what="t",
-                             on_failure=failures.append)
+    landed = land_with_retry(
+        insert, Backoff(0.001, 0.002), threading.Event(), what="t", on_failure=failures.append
+    )
     assert landed == 42
     assert len(attempts) == 4
     assert len(failures) == 3

@@ -431,6 +431,37 @@ def test_unrecognised_colours_are_unknown(vendor: str, raw: str | int | None) ->
     assert canonical_plate_color(raw, vendor) is PlateColor.UNKNOWN
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # ISAPI plateColor names beyond the basic colours (ISAPI spec enumeration).
+        ("newEnergyGreen", PlateColor.GREEN),
+        ("newEnergyYellowGreen", PlateColor.YELLOW_GREEN),
+        ("civilAviationBlack", PlateColor.BLACK),
+        ("civilAviationGreen", PlateColor.GREEN),
+        ("golden", PlateColor.OTHER),
+        ("mixedColor", PlateColor.OTHER),
+        ("brown", PlateColor.OTHER),
+        # Names are case- and separator-insensitive.
+        ("NEWENERGYGREEN", PlateColor.GREEN),
+        ("new_energy_yellow_green", PlateColor.YELLOW_GREEN),
+        ("Civil Aviation Black", PlateColor.BLACK),
+        ("civil-aviation-green", PlateColor.GREEN),
+        ("Golden", PlateColor.OTHER),
+        ("MIXED_COLOR", PlateColor.OTHER),
+        (" Brown ", PlateColor.OTHER),
+    ],
+)
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_isapi_colour_names_for_every_vendor(raw: str, expected: PlateColor, vendor: str) -> None:
+    assert canonical_plate_color(raw, vendor) is expected
+
+
+@pytest.mark.parametrize("raw", ["newEnergy", "civilAviation", "mixed", "newEnergyBlue"])
+def test_partial_isapi_colour_names_are_unknown(raw: str) -> None:
+    assert canonical_plate_color(raw, "hikvision-isapi") is PlateColor.UNKNOWN
+
+
 def test_colour_names_are_case_and_separator_insensitive() -> None:
     assert canonical_plate_color(" YELLOW_GREEN ", "dahua-cgi") is PlateColor.YELLOW_GREEN
     assert canonical_plate_color("yellow-green", "hikvision-isapi") is PlateColor.YELLOW_GREEN

@@ -138,6 +138,50 @@ def test_iso8601_rejects(text: str, message: str) -> None:
         parse_iso8601(text, SHANGHAI, now=NOW)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # One-digit offset hours, as in public Hikvision samples.
+        ("2016-12-24T18:59:49-8:00", utc(2016, 12, 25, 2, 59, 49)),
+        ("2024-05-07T17:48:03+7:00", utc(2024, 5, 7, 10, 48, 3)),
+        ("2024-05-07T17:48:03.847+7:00", utc(2024, 5, 7, 10, 48, 3, 847000)),
+        ("2024-05-07T17:48:03+5:30", utc(2024, 5, 7, 12, 18, 3)),
+        ("2024-05-07T17:48:03-0:00", utc(2024, 5, 7, 17, 48, 3)),
+        ("2024-05-07 17:48:03+9:00", utc(2024, 5, 7, 8, 48, 3)),
+        (" 2024-05-07T17:48:03+7:00\n", utc(2024, 5, 7, 10, 48, 3)),
+        # Two-digit hours up to +14:00 (Kiribati) and down to -12:00, as before.
+        ("2024-05-07T17:48:03+14:00", utc(2024, 5, 7, 3, 48, 3)),
+        ("2024-05-07T17:48:03-12:00", utc(2024, 5, 8, 5, 48, 3)),
+    ],
+)
+def test_iso8601_one_or_two_digit_offset_hours(text: str, expected: datetime) -> None:
+    for zone in (SHANGHAI, BERLIN):
+        got, provenance = parse_iso8601(text, zone, now=NOW)
+        assert got == expected
+        assert provenance is TimeProvenance.SOURCE_OFFSET
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-05-07T17:48:03+7",  # no minutes
+        "2024-05-07T17:48:03+700",  # one-digit hour needs the colon
+        "2024-05-07T17:48:03+7:0",  # one-digit minutes
+        "2024-05-07T17:48:03+7:60",  # minutes beyond 59
+        "2024-05-07T17:48:03+7:000",
+        "2024-05-07T17:48:03+7:00:00",  # seconds only with a two-digit hour
+        "2024-05-07T17:48:03 +7:00",  # space before the sign
+        "2024-05-07T17:48:03++7:00",
+        "2024-05-07T17:48:03+７:00",  # full-width digit
+        "2024-05-07T17:48:03+100:00",
+        "2024-05-07T-8:00",  # no time of day
+    ],
+)
+def test_iso8601_rejects_malformed_short_offsets(text: str) -> None:
+    with pytest.raises(VendorTimeError, match="is not ISO-8601"):
+        parse_iso8601(text, SHANGHAI, now=NOW)
+
+
 def test_iso8601_rejects_non_text() -> None:
     with pytest.raises(VendorTimeError, match="must be text, got int"):
         parse_iso8601(20240507, SHANGHAI, now=NOW)  # type: ignore[arg-type]
