@@ -74,11 +74,17 @@ class NormalizeStage:
             raw = raw_payload(source, message)
             COUNTERS.add(Metric.RAW_EVENTS_IN, source)
             result = normalize(raw, self.ctx)
+            reasons = [r.reason for r in result.rejected]
             for event in result.events:
-                produce(self.output[event.kind], encode(event), event.device_id.encode())
+                try:
+                    value = encode(event)
+                except ValueError as exc:  # a value the wire format cannot carry: lose nothing
+                    reasons.append(f"{source}: event {event.event_id} cannot be encoded: {exc}")
+                    continue
+                produce(self.output[event.kind], value, event.device_id.encode())
                 COUNTERS.add(Metric.CANONICAL_EVENTS_OUT, event.kind)
-            if result.rejected:
-                self._dead_letters(source, raw, message, [r.reason for r in result.rejected])
+            if reasons:
+                self._dead_letters(source, raw, message, reasons)
             if result.skipped is not None:
                 COUNTERS.add(Metric.SKIPPED, source)
             ratio = self.ratios.get(source)

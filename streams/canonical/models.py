@@ -37,6 +37,7 @@ UtcMillis = Annotated[
     PlainSerializer(rfc3339_millis, return_type=str, when_used="json"),
 ]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]  # the range of an Avro int
 
 
 def _float32(values: list[float] | None) -> list[float] | None:
@@ -109,8 +110,8 @@ class ImageRef(_Record):
     kind: ImageKind
     url: str | None = None
     sha256: str | None = None
-    width: int | None = None
-    height: int | None = None
+    width: Int32 | None = None
+    height: Int32 | None = None
 
 
 class _Event(_Record):
@@ -118,7 +119,7 @@ class _Event(_Record):
     source: str
     source_event_id: str | None = None
     device_id: str
-    channel: int | None = None
+    channel: Int32 | None = None
     captured_at: UtcMillis
     received_at: UtcMillis
     time_source: TimeProvenance
@@ -139,7 +140,7 @@ class PlateCapture(_Event):
     vehicle_color: str | None = None
     vehicle_type: str | None = None
     vehicle_brand: str | None = None
-    lane: int | None = None
+    lane: Int32 | None = None
     direction: str | None = None
     speed_kmh: float | None = None
     pass_group: str | None = None
@@ -150,8 +151,8 @@ class FaceCapture(_Event):
     track_id: str | None = None
     quality: Unit | None = None
     gender: Gender = Gender.UNKNOWN
-    age_min: int | None = None
-    age_max: int | None = None
+    age_min: Int32 | None = None
+    age_max: Int32 | None = None
     glasses: Presence = Presence.UNKNOWN
     mask: Presence = Presence.UNKNOWN
     embedding: Float32Vector = None
@@ -187,7 +188,7 @@ class DeadLetter(_BytesRecord):
     reason: str
     source: str | None = None
     topic: str | None = None
-    partition: int | None = None
+    partition: Int32 | None = None
     offset: int | None = None
     key: bytes | None = None
     payload: bytes

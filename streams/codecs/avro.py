@@ -4,6 +4,14 @@ A message is ``C3 01`` + the 8-byte CRC-64-AVRO fingerprint of the writer schema
 + the Avro binary body. Readers find the writer schema by fingerprint among the versions in the
 repository and resolve it to the newest version of that record, so no registry server is
 needed and older messages stay readable.
+
+Encoding uses a writer compiled from the newest schema of the record
+(:mod:`streams.codecs.compiled`: byte for byte what fastavro writes, several times faster).
+Decoding a body written with the newest schema uses a compiled reader that builds the models
+directly, without pydantic validation (the Avro types are checked, and ``Literal`` fields such as
+``kind``; value constraints such as confidence in 0..1 are not); a body written with an older
+version is resolved to the newest by fastavro and validated by pydantic. The compiled functions
+are made on first use and kept per schema version in the :class:`SchemaStore`.
 """
 
 from __future__ import annotations
@@ -21,6 +29,30 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 from pydantic import BaseModel
 
 from streams.canonical import Alarm, DeadLetter, FaceCapture, PlateCapture
+from streams.codecs.compiled import (
+    AvroDecodeError,
+    AvroEncodeError,
+    Reader,
+    Writer,
+    compile_reader,
+    compile_writer,
+    model_bindings,
+)
+
+__all__ = [
+    "MAGIC",
+    "MODELS",
+    "SCHEMA_DIR",
+    "AvroDecodeError",
+    "AvroEncodeError",
+    "SchemaStore",
+    "SchemaVersion",
+    "decode",
+    "decode_dict",
+    "default_store",
+    "encode",
+    "record_name",
+]
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "avro"
 MAGIC = b"\xc3\x01"
@@ -32,10 +64,6 @@ MODELS: dict[str, type[BaseModel]] = {
     "streams.canonical.Alarm": Alarm,
     "streams.canonical.DeadLetter": DeadLetter,
 }
-
-
-class AvroDecodeError(ValueError):
-    """Bytes that are not a canonical event this code can read."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +94,36 @@ class SchemaStore:
         for name, versions in self.versions.items():
             versions.sort(key=lambda v: v.version)
             self.latest[name] = versions[-1]
+        # Compiled codecs, made on first use: writers by model class (newest version, header
+        # included), readers by writer fingerprint (None: an older version, read by fastavro).
+        self._writers: dict[type[BaseModel], Writer] = {}
+        self._readers: dict[bytes, Reader | None] = {}
+        self._by_header: dict[bytes, Reader] = {}  # C3 01 + fingerprint -> compiled reader
+
+    def writer(self, model: type[BaseModel]) -> Writer:
+        """The compiled single-object encoder of ``model`` with the newest schema of its record."""
+        writer = self._writers.get(model)
+        if writer is None:
+            version = self.latest[record_name(model)]
+            writer = compile_writer(version.schema, prefix=MAGIC + version.fingerprint)
+            self._writers[model] = writer
+        return writer
+
+    def reader(self, fp: bytes) -> Reader | None:
+        """The compiled body decoder of the writer schema ``fp`` if it is the newest version of
+        a record with a model, else None (fastavro resolves older versions)."""
+        if fp in self._readers:
+            return self._readers[fp]
+        version = self.by_fingerprint.get(fp)
+        if version is None:
+            raise AvroDecodeError(f"unknown schema fingerprint {fp.hex()}")
+        reader: Reader | None = None
+        model = MODELS.get(version.name)
+        if model is not None and self.latest[version.name] is version:
+            reader = compile_reader(version.schema, model_bindings(version.schema, model))
+            self._by_header[MAGIC + fp] = reader
+        self._readers[fp] = reader
+        return reader
 
 
 @cache
@@ -81,14 +139,13 @@ def record_name(model: type[BaseModel]) -> str:
 
 
 def encode(event: BaseModel, store: SchemaStore | None = None) -> bytes:
-    """Single-object encoding of a canonical event with the newest schema of its record."""
+    """Single-object encoding of a canonical event with the newest schema of its record.
+
+    Raises AvroEncodeError for values that do not fit the schema.
+    """
     store = store or default_store()
-    version = store.latest[record_name(type(event))]
-    buffer = io.BytesIO()
-    buffer.write(MAGIC)
-    buffer.write(version.fingerprint)
-    fastavro.schemaless_writer(buffer, version.schema, event.model_dump())
-    return buffer.getvalue()
+    writer = store._writers.get(type(event)) or store.writer(type(event))
+    return writer(event)
 
 
 def decode_dict(data: bytes, store: SchemaStore | None = None) -> tuple[str, dict[str, Any]]:
@@ -96,9 +153,9 @@ def decode_dict(data: bytes, store: SchemaStore | None = None) -> tuple[str, dic
     store = store or default_store()
     if len(data) < 10 or data[:2] != MAGIC:
         raise AvroDecodeError("not Avro single-object encoding (missing C3 01 header)")
-    writer = store.by_fingerprint.get(data[2:10])
+    writer = store.by_fingerprint.get(bytes(data[2:10]))
     if writer is None:
-        raise AvroDecodeError(f"unknown schema fingerprint {data[2:10].hex()}")
+        raise AvroDecodeError(f"unknown schema fingerprint {bytes(data[2:10]).hex()}")
     reader = store.latest[writer.name]
     try:
         datum = fastavro.schemaless_reader(
@@ -112,6 +169,21 @@ def decode_dict(data: bytes, store: SchemaStore | None = None) -> tuple[str, dic
 
 
 def decode(data: bytes, store: SchemaStore | None = None) -> BaseModel:
-    """A canonical event (PlateCapture, FaceCapture, Alarm or DeadLetter) from its bytes."""
-    name, datum = decode_dict(data, store)
-    return MODELS[name].model_validate(datum)
+    """A canonical event (PlateCapture, FaceCapture, Alarm or DeadLetter) from its bytes.
+
+    Bodies written with the newest schema are decoded by the compiled reader straight into the
+    model (built without validation); older versions are resolved by fastavro and validated.
+    """
+    store = store or default_store()
+    if type(data) is not bytes:
+        data = bytes(data)
+    reader = store._by_header.get(data[:10])
+    if reader is None:
+        if len(data) < 10 or data[:2] != MAGIC:
+            raise AvroDecodeError("not Avro single-object encoding (missing C3 01 header)")
+        reader = store.reader(data[2:10])
+        if reader is None:
+            name, datum = decode_dict(data, store)
+            return MODELS[name].model_validate(datum)
+    event: BaseModel = reader(data, 10)
+    return event
