@@ -18,7 +18,8 @@ import orjson
 from confluent_kafka import Consumer, KafkaError
 
 from streams.canonical import DeadLetter
-from streams.codecs.avro import AvroDecodeError, decode
+from streams.codecs.avro import AvroDecodeError
+from streams.codecs.wire import wire_format
 from streams.kafka_admin import LIBRDKAFKA_LOGGER, existing_topics
 from streams.publisher import Publisher
 from streams.settings import Settings
@@ -43,6 +44,7 @@ def read_dead_letters(consumer: Consumer, settings: Settings) -> Iterator[tuple[
     topic = settings.topic(DEAD_LETTERS.name)
     metadata = consumer.list_topics(topic, timeout=settings.kafka_timeout_seconds)
     partitions = len(metadata.topics[topic].partitions)
+    wire = wire_format(settings)
     consumer.subscribe([topic])
     finished: set[int] = set()
     idle = 0
@@ -58,7 +60,7 @@ def read_dead_letters(consumer: Consumer, settings: Settings) -> Iterator[tuple[
                 finished.add(message.partition() or 0)
             continue
         try:
-            letter = decode(message.value() or b"")
+            letter = wire.decode(message.value() or b"")
         except AvroDecodeError:
             continue
         if isinstance(letter, DeadLetter):

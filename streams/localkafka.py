@@ -166,13 +166,19 @@ class LocalKafka:
             )
         )
 
-    def _format_storage(self) -> None:
+    def format_storage(self, cluster_id: str | None = None) -> None:
+        """Format the KRaft storage once (a no-op when it is formatted)."""
         if (self.data_dir / "meta.properties").exists():
             return
-        cluster_id = _kafka_cluster_id()
+        cluster_id = cluster_id or _kafka_cluster_id()
         result = subprocess.run(
             self._java_command(
-                "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file)
+                # "=": an id may start with "-", which the tool would take for an option
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={cluster_id}",
+                "--config",
+                str(self.config_file),
             ),
             capture_output=True,
             text=True,
@@ -197,7 +203,7 @@ class LocalKafka:
                 )
         self.ensure_artifacts(say)
         self.write_config()
-        self._format_storage()
+        self.format_storage()
         out = (self.log_dir / "stdout.log").open("ab")
         process = subprocess.Popen(
             self._java_command(MAIN_CLASS, str(self.config_file)),

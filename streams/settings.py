@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(4, ge=1, description="Partitions of topics the project creates.")
     topic_replication_factor: int = Field(1, ge=1, description="Replication of created topics.")
     kafka_timeout_seconds: float = Field(10.0, gt=0, description="Broker reachability timeout.")
+    schema_registry_url: str | None = Field(
+        None,
+        description="Confluent-compatible schema registry: canonical topics then use "
+        "Confluent framing (default: Avro single-object encoding, no registry needed).",
+    )
 
     # faust worker
     app_id: str = Field("streams", description="faust app id; also the consumer group id.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from streams.agents.normalize import NormalizeStage
 from streams.agents.raw_archive import RawArchiveStage
 from streams.agents.runner import Stage
+from streams.codecs.wire import wire_format
 from streams.publisher import Publisher
 from streams.settings import Settings
 from streams.warehouse.base import Warehouse
@@ -16,7 +17,9 @@ from streams.worker_context import normalize_context
 
 def build_stages(settings: Settings, warehouse: Warehouse) -> list[Stage]:
     stages: list[Stage] = [
-        NormalizeStage(settings, Publisher(settings), normalize_context(settings)),
+        NormalizeStage(
+            settings, Publisher(settings), normalize_context(settings), wire_format(settings)
+        ),
     ]
     if settings.archive_raw:
         stages.append(RawArchiveStage(settings, warehouse))

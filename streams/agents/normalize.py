@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams import topics
-from streams.codecs.avro import encode
+from streams.codecs.wire import WireFormat
 from streams.deadletters import DeadLetterRatio, Position, dead_letter
 from streams.metrics import COUNTERS, Metric
 from streams.publisher import Publisher
@@ -51,8 +51,11 @@ def raw_payload(source: str, message: Any) -> RawPayload:
 class NormalizeStage:
     name = STAGE
 
-    def __init__(self, settings: Settings, publisher: Publisher, ctx: Context) -> None:
+    def __init__(
+        self, settings: Settings, publisher: Publisher, ctx: Context, wire: WireFormat | None = None
+    ) -> None:
         self.publisher = publisher
+        self.wire = wire or WireFormat()
         self.ctx = ctx
         self.max_ratio = settings.dead_letter_max_ratio
         self.window = settings.dead_letter_window
@@ -77,7 +80,7 @@ class NormalizeStage:
             reasons = [r.reason for r in result.rejected]
             for event in result.events:
                 try:
-                    value = encode(event)
+                    value = self.wire.encode(event, self.output[event.kind])
                 except ValueError as exc:  # a value the wire format cannot carry: lose nothing
                     reasons.append(f"{source}: event {event.event_id} cannot be encoded: {exc}")
                     continue
@@ -114,7 +117,11 @@ class NormalizeStage:
                 headers=list(message.headers() or ()),
                 index=index,
             )
-            self.publisher.produce(self.dead_letters, encode(letter), message.topic().encode())
+            self.publisher.produce(
+                self.dead_letters,
+                self.wire.encode(letter, self.dead_letters),
+                message.topic().encode(),
+            )
             COUNTERS.add(Metric.DEAD_LETTERS, source)
 
     def flush(self, stopping: threading.Event) -> None:

@@ -97,6 +97,7 @@ class SchemaStore:
         # Compiled codecs, made on first use: writers by model class (newest version, header
         # included), readers by writer fingerprint (None: an older version, read by fastavro).
         self._writers: dict[type[BaseModel], Writer] = {}
+        self._body_writers: dict[type[BaseModel], Writer] = {}  # the same, without the header
         self._readers: dict[bytes, Reader | None] = {}
         self._by_header: dict[bytes, Reader] = {}  # C3 01 + fingerprint -> compiled reader
 
@@ -107,6 +108,15 @@ class SchemaStore:
             version = self.latest[record_name(model)]
             writer = compile_writer(version.schema, prefix=MAGIC + version.fingerprint)
             self._writers[model] = writer
+        return writer
+
+    def body_writer(self, model: type[BaseModel]) -> Writer:
+        """The compiled encoder of ``model`` with the newest schema of its record, writing the
+        Avro body alone (no single-object header), for other framings (Confluent's)."""
+        writer = self._body_writers.get(model)
+        if writer is None:
+            writer = compile_writer(self.latest[record_name(model)].schema)
+            self._body_writers[model] = writer
         return writer
 
     def reader(self, fp: bytes) -> Reader | None:

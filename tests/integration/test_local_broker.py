@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from confluent_kafka import Consumer, Producer
 
@@ -60,3 +62,11 @@ def test_produce_and_consume_round_trip(settings: Settings) -> None:
         assert message.value() == b'{"x": 1}'
     finally:
         consumer.close()
+
+
+def test_storage_formats_with_a_cluster_id_that_looks_like_an_option(tmp_path: Path) -> None:
+    broker = LocalKafka(tmp_path / "kafka", port=1)
+    broker.write_config()
+    broker.format_storage("-AbCdEfGhIjKlMnOpQrStU")
+    meta = (broker.data_dir / "meta.properties").read_text()
+    assert "cluster.id=-AbCdEfGhIjKlMnOpQrStU" in meta

@@ -1,0 +1,43 @@
+"""The wire format of the canonical topics, chosen by settings.
+
+Default: Avro single-object encoding resolved against ``schemas/avro`` (no server needed). With
+``STREAMS_SCHEMA_REGISTRY_URL`` set: Confluent framing, schemas registered under
+``<topic>-value``. Readers accept both, told apart by the first byte (``C3`` or ``00``).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from streams.codecs import avro
+from streams.settings import Settings
+
+CONFLUENT_MAGIC = 0
+
+
+class WireFormat:
+    def __init__(self, registry_url: str | None = None) -> None:
+        self._confluent = None
+        if registry_url:
+            from streams.codecs.confluent import ConfluentCodec
+
+            self._confluent = ConfluentCodec(registry_url)
+        self.registry_url = registry_url
+
+    def encode(self, event: BaseModel, topic: str) -> bytes:
+        if self._confluent is not None:
+            return self._confluent.encode(event, topic)
+        return avro.encode(event)
+
+    def decode(self, data: bytes) -> BaseModel:
+        if data[:1] == bytes([CONFLUENT_MAGIC]):
+            if self._confluent is None:
+                raise avro.AvroDecodeError(
+                    "Confluent-framed message, but STREAMS_SCHEMA_REGISTRY_URL is not set"
+                )
+            return self._confluent.decode(data)
+        return avro.decode(data)
+
+
+def wire_format(settings: Settings) -> WireFormat:
+    return WireFormat(settings.schema_registry_url)
