@@ -12,6 +12,7 @@ import binascii
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from math import isfinite
 from typing import Any
 
@@ -39,19 +40,24 @@ def as_str(value: Any) -> str | None:
     return text or None
 
 
+INT32 = range(-(2**31), 2**31)  # every canonical integer field is an Avro int
+
+
 def as_int(value: Any) -> int | None:
-    """An integer from a number or numeric text ("3", " 3 ", "3.0"); anything else is None."""
+    """An integer from a number or numeric text ("3", " 3 ", "3.0"); None for anything else,
+    including numbers outside the 32-bit range of the canonical integer fields."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
+        return value if value in INT32 else None
     try:
         number = float(str(value).strip())
     except ValueError:
         return None
     if number != number or number in (float("inf"), float("-inf")):
         return None
-    return int(number)
+    result = int(number)
+    return result if result in INT32 else None
 
 
 def as_float(value: Any) -> float | None:
@@ -160,6 +166,13 @@ def device_id_from(source: str, code: Any, *fallback: Any) -> str:
     return derived_device_id(source, *parts)
 
 
+@lru_cache(maxsize=8192, typed=True)
+def cached_device_id(source: str, code: str | None, *fallback: str | int | None) -> str:
+    """:func:`device_id_from` for text and integer parts, cached: a stream repeats the same few
+    devices, and the checks before the (itself cached) hash cost a few microseconds."""
+    return device_id_from(source, code, *fallback)
+
+
 def position_of(device_id: str, ctx: Context) -> GeoPoint | None:
     """The device's registered WGS-84 position, if the registry knows it."""
     if ctx.devices is None:
@@ -170,15 +183,36 @@ def position_of(device_id: str, ctx: Context) -> GeoPoint | None:
     return construct(GeoPoint, dict(lat=device.lat, lon=device.lon))
 
 
-def leftover_attributes(record: Mapping[str, Any], modelled: frozenset[str]) -> dict[str, str]:
-    """Scalar vendor fields the canonical model has no place for, as strings."""
-    out: dict[str, str] = {}
+def leftover_attributes(
+    record: Mapping[str, Any],
+    modelled: frozenset[str],
+    out: dict[str, str] | None = None,
+    prefix: str = "",
+    booleans: tuple[str, str] = ("1", "0"),
+) -> dict[str, str]:
+    """Scalar vendor fields the canonical model has no place for, as text, into ``out`` (a new
+    dict when None) under ``prefix + key``; returns ``out``.
+
+    For parsed JSON and text: strings are stripped, numbers written by ``str``, booleans as
+    ``booleans`` (true, false). Empty text, containers, any other type, keys that are not text
+    and values over 256 characters are left out.
+    """
+    if out is None:
+        out = {}
     for key, value in record.items():
-        if key in modelled:
+        if key in modelled or key.__class__ is not str:
             continue
-        text = as_str(value)
-        if text is not None and len(text) <= 256:
-            out[str(key)] = text
+        cls = value.__class__
+        if cls is str:
+            text = value.strip()
+        elif cls is int or cls is float:
+            text = str(value)
+        elif cls is bool:
+            text = booleans[0] if value else booleans[1]
+        else:
+            continue
+        if text and len(text) <= 256:
+            out[prefix + key] = text
     return out
 
 

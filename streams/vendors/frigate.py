@@ -259,7 +259,8 @@ def _common(
 
 
 def _scalars(record: Mapping[str, Any], modelled: frozenset[str]) -> dict[str, str]:
-    """``leftover_attributes`` specialised for parsed JSON (keys are str; types are exact)."""
+    """``leftover_attributes`` with booleans as 1/0, except that numbers are kept whatever
+    their length (the ``json`` fallback reads integers of any size)."""
     out: dict[str, str] = {}
     for key, value in record.items():
         if key in modelled:

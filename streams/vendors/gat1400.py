@@ -14,8 +14,6 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import orjson
-
 from streams.canonical import (
     FaceCapture,
     Gender,
@@ -43,6 +41,7 @@ from streams.vendors.common import (
     unit,
     url_image,
 )
+from streams.vendors.json_body import dump_record, load_json, rounded_id
 
 SOURCE = "gat1400"
 
@@ -145,29 +144,17 @@ _FACE_FIELDS = frozenset(
 )
 
 
-def load_json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise AdapterError(f"body is not JSON ({exc})") from None
-
-
 # Ids sent as bare numbers of 20+ digits exceed 64 bits, and orjson reads them as lossy floats;
 # such (rare) bodies are read again with the exact standard parser.
 _ID_FIELDS = ("MotorVehicleID", "FaceID", "DeviceID", "SourceID", "TollgateID")
-
-
-def _lost_precision(record: Any) -> bool:
-    return isinstance(record, dict) and any(
-        isinstance(record.get(name), float) for name in _ID_FIELDS
-    )
 
 
 def normalize_gat1400(raw: RawPayload, ctx: Context) -> Normalized:
     document = load_json(raw.body)
     if not isinstance(document, dict):
         raise AdapterError("body is not a JSON object")
-    if any(_lost_precision(record) for _kind, record in _records(document)):
+    if any(rounded_id(record, _ID_FIELDS) for _kind, record in _records(document)):
+        # Not exact_json: a body the standard parser cannot read fails here, as it always has.
         document = json.loads(raw.body)
     result = Normalized()
     found = False
@@ -179,9 +166,7 @@ def normalize_gat1400(raw: RawPayload, ctx: Context) -> Normalized:
             else:
                 result.events.append(_face(record, raw, ctx))
         except AdapterError as exc:
-            # The record as JSON again (exact for any integer size): rejections are rare.
-            text = json.dumps(record, ensure_ascii=False, default=str)
-            result.rejected.append(Rejected(f"{kind} record: {exc}", text.encode()))
+            result.rejected.append(Rejected(f"{kind} record: {exc}", dump_record(record)))
     if not found:
         if _is_control(document):
             result.skipped = f"control message {next(iter(document))}"

@@ -254,3 +254,12 @@ def test_shared_helpers_edge_cases() -> None:
     local = datetime(2026, 3, 1, 8, 30, 30, 123456, tzinfo=timezone(timedelta(hours=8)))
     assert received_fallback(local) == datetime(2026, 3, 1, 0, 30, 30, 123000, tzinfo=UTC)
     assert received_fallback(local).tzinfo is UTC
+
+
+def test_numbers_beyond_the_avro_int_range_are_absent() -> None:
+    from streams.vendors.common import as_int
+
+    assert as_int(2**31 - 1) == 2**31 - 1
+    assert as_int(2**31) is None
+    assert as_int("-2147483649") is None
+    assert as_int(" 42 ") == 42

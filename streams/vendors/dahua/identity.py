@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from streams.canonical import TimeProvenance
 from streams.domain.vendor_time import VendorTimeError, parse_dahua
 from streams.vendors.base import AdapterError, Context, RawPayload
-from streams.vendors.common import as_int, as_str, device_id_from, received_fallback
+from streams.vendors.common import as_int, as_str, cached_device_id, received_fallback
 from streams.vendors.dahua.parts import Record, shown
 
 SOURCE = "dahua-cgi"
@@ -63,9 +62,9 @@ def identify(
         if channel is not None:
             extra["AlarmInput"] = str(channel)
         channel = None
-        device_id = _device_id(who, None)
+        device_id = cached_device_id(SOURCE, who, None)
     else:
-        device_id = _device_id(who, channel)
+        device_id = cached_device_id(SOURCE, who, channel)
     zone = ctx.zone_for(device_id)
     timed: Mapping[str, Any] = data
     if not _has_time(data) and car is not None and _has_time(car):
@@ -104,12 +103,6 @@ def identify(
         key=key,
         extra=extra,
     )
-
-
-@lru_cache(maxsize=8192)
-def _device_id(who: str, channel: int | None) -> str:
-    # Derived ids hash the parts: cached, as a stream repeats the same few devices.
-    return device_id_from(SOURCE, who, channel)
 
 
 def _has_time(data: Mapping[str, Any]) -> bool:

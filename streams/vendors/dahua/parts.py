@@ -7,7 +7,6 @@ them and become image references. Parts that are none of these are kept as unrec
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from streams.vendors.common import as_str, inline_image
 from streams.vendors.dahua.codes import FACE_CODES, TRAFFIC_PREFIX
 from streams.vendors.dahua.flattened import FLAT_LINE, flattened_events
 from streams.vendors.dahua.multipart import split_parts
+from streams.vendors.json_body import exact_json, rounded_id
 
 _CODE_LINE = re.compile(r"^[ \t]*Code=", re.MULTILINE)
 _DATA_KEY = re.compile(r";[ \t]*data[ \t]*=", re.IGNORECASE)
@@ -129,7 +129,7 @@ def _code_blocks(text: str, parsed: ParsedBody) -> list[Record]:
                     parsed.rejected.append(Rejected(f"data= is not JSON ({exc})", record_bytes))
                     continue
                 if isinstance(loaded, dict) and _lost_precision(loaded):
-                    loaded = _exact(payload, loaded)
+                    loaded = exact_json(payload, loaded)
                 if not isinstance(loaded, dict):
                     parsed.rejected.append(Rejected("data= is not a JSON object", record_bytes))
                     continue
@@ -167,15 +167,4 @@ def _flattened(text: str, content: bytes, parsed: ParsedBody) -> list[Record]:
 
 def _lost_precision(data: Mapping[str, Any]) -> bool:
     """Ids are never fractional: a float among them is a 20+ digit number orjson rounded."""
-    car = data.get("TrafficCar")
-    return any(isinstance(data.get(name), float) for name in _ID_KEYS) or (
-        isinstance(car, dict) and isinstance(car.get("GroupID"), float)
-    )
-
-
-def _exact(payload: str, loaded: dict[str, Any]) -> dict[str, Any]:
-    try:
-        again = json.loads(payload)
-    except (ValueError, RecursionError):
-        return loaded
-    return again if isinstance(again, dict) else loaded
+    return rounded_id(data, _ID_KEYS) or rounded_id(data.get("TrafficCar"), ("GroupID",))

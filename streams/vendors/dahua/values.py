@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from streams.canonical import BoundingBox
-from streams.vendors.common import as_float, as_str, box_from_corners, unit
+from streams.vendors.common import as_float, as_str, box_from_corners, leftover_attributes, unit
 
 _GRID = 8192.0  # Dahua coordinates live on a virtual 0..8191 grid
 _CONFIDENCE_SCALE = 255.0
@@ -39,25 +39,8 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 
 def attributes(
-    out: dict[str, str],
-    record: Mapping[str, Any],
-    modelled: frozenset[str],
-    prefix: str = "",
+    out: dict[str, str], record: Mapping[str, Any], modelled: frozenset[str], prefix: str = ""
 ) -> dict[str, str]:
     """Unmodelled scalars as text (booleans as ``true``/``false``, as the flattened form has
     them); containers and values over 256 characters are left out."""
-    for key, value in record.items():
-        if key in modelled or key.__class__ is not str:
-            continue
-        cls = value.__class__
-        if cls is str:
-            text = value.strip()
-        elif cls is int or cls is float:
-            text = str(value)
-        elif cls is bool:
-            text = "true" if value else "false"
-        else:
-            continue
-        if text and len(text) <= 256:
-            out[prefix + key] = text
-    return out
+    return leftover_attributes(record, modelled, out, prefix, ("true", "false"))

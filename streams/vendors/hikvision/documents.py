@@ -6,13 +6,12 @@ GB/T 28181 ``deviceID`` sent as a JSON number is read exactly, not rounded to a 
 
 from __future__ import annotations
 
-import json
-
-import orjson
+from typing import Any
 
 from streams.vendors.base import AdapterError
 from streams.vendors.hikvision.values import Record
 from streams.vendors.hikvision.xml import alert_from_xml
+from streams.vendors.json_body import exact_json, load_json, rounded_id
 
 
 def alert_document(data: bytes) -> Record:
@@ -28,24 +27,16 @@ def alert_document(data: bytes) -> Record:
 def _alert_from_json(data: bytes) -> Record:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    try:
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise AdapterError(f"JSON is not valid ({exc})") from None
-    if not isinstance(document, dict):
+    loaded = load_json(data, "JSON is not valid")
+    if not isinstance(loaded, dict):
         raise AdapterError("JSON body is not an object")
-    inner = document.get("EventNotificationAlert")
-    document = inner if isinstance(inner, dict) else document
-    if isinstance(document.get("deviceID"), float):
+    document = _alert(loaded)
+    if rounded_id(document, ("deviceID",)):
         # A 20-digit GB/T 28181 code sent as a bare number: orjson rounds it, json does not.
-        return _exact_json(data) or document
+        return _alert(exact_json(data, loaded))
     return document
 
 
-def _exact_json(data: bytes) -> Record | None:
-    try:
-        document = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
+def _alert(document: dict[str, Any]) -> Record:
     inner = document.get("EventNotificationAlert")
     return inner if isinstance(inner, dict) else document

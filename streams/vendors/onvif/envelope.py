@@ -15,26 +15,24 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from functools import lru_cache
 
 from streams.canonical import TimeProvenance
 from streams.domain.vendor_time import VendorTimeError, parse_iso8601
 from streams.vendors.base import AdapterError, Context, RawPayload
-from streams.vendors.common import as_str, device_id_from, position_of, received_fallback
+from streams.vendors.common import as_str, cached_device_id, position_of, received_fallback
 
 SOURCE = "onvif"
 
 _CHANNEL = re.compile(r"([0-9]{1,6})$")
 
 
-@lru_cache(maxsize=4096)
 def device_id_for(hint: str | None) -> str:
-    """The device id for the gateway's hint (cached: hashing a derived id is not free)."""
+    """The device id for the gateway's hint."""
     if as_str(hint) is None:
         raise AdapterError(
             "no device identity: ONVIF metadata does not name its device and the gateway set no key"
         )
-    return device_id_from(SOURCE, hint)
+    return cached_device_id(SOURCE, hint)
 
 
 def channel_of(token: str | None) -> int | None:

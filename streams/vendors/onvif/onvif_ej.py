@@ -20,6 +20,7 @@ import orjson
 
 from streams.vendors.base import AdapterError, Context, Normalized, RawPayload, Rejected
 from streams.vendors.common import as_str
+from streams.vendors.json_body import load_json
 from streams.vendors.onvif.alarms import message_event
 from streams.vendors.onvif.envelope import device_id_for
 from streams.vendors.onvif.messages import Message
@@ -100,10 +101,7 @@ def json_message(record: Any) -> Message:
     for name in ("payload", "Payload", "message", "Message"):
         inner = record.get(name)
         if isinstance(inner, str | bytes) and inner.strip()[:1] in ("{", b"{"):
-            try:  # a bridge that kept the MQTT payload as text
-                inner = orjson.loads(inner)
-            except orjson.JSONDecodeError as exc:
-                raise AdapterError(f"{name} is not JSON ({exc})") from None
+            inner = load_json(inner, f"{name} is not JSON")  # a bridge kept the payload as text
         if isinstance(inner, dict):
             fields = inner
             topic = topic or _topic_text(inner)
@@ -130,10 +128,7 @@ def json_message(record: Any) -> Message:
 
 def events_from_json(body: bytes, raw: RawPayload, ctx: Context) -> Normalized:
     """The events of an onvif-ej body: one message object, or an array of them."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise AdapterError(f"body is not JSON ({exc})") from None
+    document = load_json(body)
     records: Iterable[Any] = document if isinstance(document, list) else [document]
     single = not isinstance(document, list)
     result = Normalized()

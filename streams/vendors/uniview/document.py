@@ -1,4 +1,4 @@
-"""The notification body as exact JSON, and a record as JSON again for a rejection.
+"""The notification body as exact JSON (see :mod:`streams.vendors.json_body`).
 
 Bare numbers of 20+ digits (GB/T 28181 codes) exceed 64 bits and orjson reads them as lossy
 floats; identity fields are never fractional, so a float among them means the (rare) body is
@@ -7,56 +7,34 @@ read again with the exact standard parser.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from streams.vendors.base import AdapterError
+from streams.vendors.json_body import exact_json, load_json, rounded_id
 from streams.vendors.uniview.values import as_dict, items
 
 _ID_FIELDS = ("DeviceID", "DevID", "Seq", "SrcID")
+_ALARM_ID_FIELDS = ("DeviceID", "AlarmSeq")
+_OBJECT_ID_FIELDS = (("VehicleInfoList", ("ID",)), ("FaceInfoList", ("FaceID",)))
 
 
 def read_document(body: bytes) -> dict[str, Any]:
-    try:
-        loaded = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise AdapterError(f"body is not JSON ({exc})") from None
+    loaded = load_json(body)
     if not isinstance(loaded, dict):
         raise AdapterError("body is not a JSON object")
     document: dict[str, Any] = loaded
     if _lost_precision(document):
-        document = _exact(body, document)
+        document = exact_json(body, document)
     return document
 
 
-def dump(item: Any) -> bytes:
-    """The record as JSON again (exact for any integer size): rejections are rare."""
-    return json.dumps(item, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
-
-
 def _lost_precision(document: Mapping[str, Any]) -> bool:
-    for name in _ID_FIELDS:
-        if isinstance(document.get(name), float):
-            return True
-    info = document.get("AlarmInfo")
-    if isinstance(info, dict) and (
-        isinstance(info.get("DeviceID"), float) or isinstance(info.get("AlarmSeq"), float)
-    ):
+    if rounded_id(document, _ID_FIELDS) or rounded_id(document.get("AlarmInfo"), _ALARM_ID_FIELDS):
         return True
     objects = as_dict(as_dict(document.get("StructureInfo")).get("ObjInfo"))
-    for name, id_name in (("VehicleInfoList", "ID"), ("FaceInfoList", "FaceID")):
+    for name, id_fields in _OBJECT_ID_FIELDS:
         for item in items(objects.get(name)):
-            if isinstance(item, dict) and isinstance(item.get(id_name), float):
+            if rounded_id(item, id_fields):
                 return True
     return False
-
-
-def _exact(body: bytes, document: dict[str, Any]) -> dict[str, Any]:
-    try:
-        again = json.loads(body)
-    except (ValueError, RecursionError):
-        return document
-    return again if isinstance(again, dict) else document

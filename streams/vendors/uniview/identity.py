@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
-from functools import lru_cache
 from typing import Any
 
 from streams.canonical import TimeProvenance
 from streams.domain.vendor_time import VendorTimeError, parse_compact, parse_epoch
 from streams.vendors.base import AdapterError, RawPayload
-from streams.vendors.common import as_str, device_id_from
+from streams.vendors.common import as_str, cached_device_id
 
 SOURCE = "uniview-lapi"
 
@@ -29,17 +28,11 @@ def device_id(sources: tuple[Mapping[str, Any], ...], raw: RawPayload, channel: 
         for key in _DEVICE_KEYS:
             found = as_str(source.get(key))
             if found is not None:
-                return _device_id(found, channel)
+                return cached_device_id(SOURCE, found, channel)
     hint = as_str(raw.key)
     if hint is None:
         raise AdapterError("no device identity: no DeviceID, DevID or serial, and no gateway key")
-    return _device_id(hint, channel)
-
-
-@lru_cache(maxsize=8192)
-def _device_id(identity: str, channel: int | None) -> str:
-    # Derived ids hash the parts: cached, as a stream repeats the same few devices.
-    return device_id_from(SOURCE, identity, channel)
+    return cached_device_id(SOURCE, hint, channel)
 
 
 def epoch_time(value: Any, raw: RawPayload) -> Found | None:

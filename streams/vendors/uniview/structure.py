@@ -23,8 +23,8 @@ from streams.canonical.models import construct
 from streams.domain.plates import canonical_plate, canonical_plate_color
 from streams.vendors.base import AdapterError, Context, Normalized, RawPayload, Rejected
 from streams.vendors.common import as_float, as_int, as_str, event_id, position_of
+from streams.vendors.json_body import dump_record
 from streams.vendors.uniview.codes import COLOR, VEHICLE_TYPE
-from streams.vendors.uniview.document import dump
 from streams.vendors.uniview.identity import SOURCE, local_time, optional_time
 from streams.vendors.uniview.notification import (
     ATTACH,
@@ -96,19 +96,24 @@ def read_structure(
     except AdapterError as exc:
         for kind, entries in (("vehicle", vehicles), ("face", faces)):
             for item in entries:
-                result.rejected.append(Rejected(f"{kind} record: {exc}", dump(item)))
+                result.rejected.append(_rejected(kind, exc, item))
         return
     total = len(vehicles) + len(faces)
     for position, item in enumerate(vehicles):
         try:
             result.events.append(_plate(item, position, total, note, raw, ctx))
         except AdapterError as exc:
-            result.rejected.append(Rejected(f"vehicle record: {exc}", dump(item)))
+            result.rejected.append(_rejected("vehicle", exc, item))
     for position, item in enumerate(faces):
         try:
             result.events.append(_face(item, position, total, note, raw, ctx))
         except AdapterError as exc:
-            result.rejected.append(Rejected(f"face record: {exc}", dump(item)))
+            result.rejected.append(_rejected("face", exc, item))
+
+
+def _rejected(kind: str, exc: AdapterError, item: Any) -> Rejected:
+    """A record that failed, as JSON again."""
+    return Rejected(f"{kind} record: {exc}", dump_record(item))
 
 
 def _plate(

@@ -8,7 +8,14 @@ from typing import Any
 
 from streams.canonical import BoundingBox
 from streams.vendors.base import AdapterError
-from streams.vendors.common import as_float, as_int, as_str, box_from_corners, unit
+from streams.vendors.common import (
+    as_float,
+    as_int,
+    as_str,
+    box_from_corners,
+    leftover_attributes,
+    unit,
+)
 
 _GRID = 10000.0
 _POSITION = re.compile(
@@ -76,19 +83,6 @@ def confidence(value: Any) -> float | None:
 def attributes(
     out: dict[str, str], record: Mapping[str, Any], modelled: frozenset[str], prefix: str = ""
 ) -> dict[str, str]:
-    """Unmodelled scalars as text; containers, base64 fields and long values are left out."""
-    for key, value in record.items():
-        if key in modelled or key in _NEVER:
-            continue
-        cls = value.__class__
-        if cls is str:
-            text = value.strip()
-        elif cls is int or cls is float:
-            text = str(value)
-        elif cls is bool:
-            text = "true" if value else "false"
-        else:
-            continue
-        if text and len(text) <= 256:
-            out[prefix + key] = text
-    return out
+    """Unmodelled scalars as text (booleans as ``true``/``false``); containers, base64 fields
+    and long values are left out."""
+    return leftover_attributes(record, modelled | _NEVER, out, prefix, ("true", "false"))
