@@ -145,6 +145,8 @@ def _demo_on(broker: LocalKafka, settings: Settings, per_source: int) -> int:
             worker,
         )
         counts = _get_json(url + "/landed")["raw_captures"]
+        wait_until(lambda: _normalized(url) >= len(positions), 60, "normalization", log, worker)
+        counters = _get_json(url + "/stats")["counters"]
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -155,7 +157,20 @@ def _demo_on(broker: LocalKafka, settings: Settings, per_source: int) -> int:
     print("[5/5] landed in the embedded warehouse:", flush=True)
     _print_landed(settings, positions)
     print(f"totals by source: {json.dumps(counts, sort_keys=True)}")
+    assert isinstance(counters, dict)
+    events = counters.get("streams_canonical_events_out_total", {})
+    dead = sum(counters.get("streams_dead_letters_total", {}).values())
+    print(
+        f"normalized into canonical events: {json.dumps(events, sort_keys=True)}; "
+        f"dead letters: {dead}"
+    )
     return 0
+
+
+def _normalized(url: str) -> int:
+    counters = _get_json(url + "/stats").get("counters", {})
+    seen = counters.get("streams_raw_events_in_total", {}) if isinstance(counters, dict) else {}
+    return sum(int(v) for v in seen.values())
 
 
 def _print_landed(settings: Settings, positions: list[tuple[str, int, int]]) -> None:
