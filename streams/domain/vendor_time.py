@@ -174,6 +174,51 @@ def parse_iso8601(
     return _finish(dt, now, what), TimeProvenance.SOURCE_OFFSET
 
 
+# UTC offset of a zone's local minute, as ``datetime(..., tzinfo=zone)`` (fold=0) gives it:
+# the zone rules are looked up once per minute of local time instead of per event.
+_OFFSETS: dict[tuple[tzinfo, str], timedelta | None] = {}
+
+
+def _compact_local_fast(text: object, zone: tzinfo | str, now: datetime | None) -> datetime | None:
+    """The common case of ``parse_compact``: exactly 14 or 17 ASCII digits, valid and within the
+    accepted range. None means "take the general path" (which also words any error)."""
+    if text.__class__ is not str:
+        return None
+    raw = str(text)
+    n = len(raw)
+    if (n != 14 and n != 17) or not (raw.isascii() and raw.isdigit()):
+        return None
+    try:
+        tz = _zone(zone)
+        local = datetime(
+            int(raw[:4]),
+            int(raw[4:6]),
+            int(raw[6:8]),
+            int(raw[8:10]),
+            int(raw[10:12]),
+            int(raw[12:14]),
+            int(raw[14:]) * 1000 if n == 17 else 0,
+            tzinfo=tz,
+        )
+        key = (tz, raw[:12])
+        offset = _OFFSETS.get(key)
+        if offset is None:
+            offset = local.utcoffset()
+            if offset is None:
+                return None
+            if len(_OFFSETS) >= 100_000:
+                _OFFSETS.clear()
+            _OFFSETS[key] = offset
+        # Shift the wall-clock fields by the offset, then read them as UTC.
+        utc = (local - offset).replace(tzinfo=UTC)
+        latest = (now if now is not None else datetime.now(UTC)) + MAX_FUTURE
+        if utc < EARLIEST or utc > latest:
+            return None
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return utc
+
+
 def parse_compact(
     text: str, zone: tzinfo | str, *, now: datetime | None = None
 ) -> tuple[datetime, TimeProvenance]:
@@ -187,6 +232,9 @@ def parse_compact(
       reads ``20340109T094130+0400``, and in both the tail differs from the sub-second tail
       of the same capture's ``picName``). An unsigned offset is taken as positive.
     """
+    fast = _compact_local_fast(text, zone, now)
+    if fast is not None:
+        return fast, TimeProvenance.DEVICE_ZONE
     raw = _text(text, "compact")
     what = f"compact time {_shown(raw)}"
     n = len(raw)

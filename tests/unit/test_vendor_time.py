@@ -543,3 +543,42 @@ def test_compact_and_epoch_agree_property(instant: datetime) -> None:
     from_compact, _ = parse_compact(compact, SHANGHAI, now=NOW)
     from_epoch, _ = parse_epoch(millis, now=NOW)
     assert from_compact == from_epoch
+
+
+_FAST_ZONES = ["Asia/Shanghai", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "UTC"]
+
+
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2030, 12, 30)),  # noqa: DTZ001
+    st.sampled_from(_FAST_ZONES),
+    st.booleans(),
+)
+def test_compact_times_follow_the_zone_rules_exactly(
+    local: datetime, zone_name: str, with_millis: bool
+) -> None:
+    """The per-minute offset cache gives what the zone rules give (DST gaps and overlaps too)."""
+    from zoneinfo import ZoneInfo
+
+    from streams.domain.vendor_time import parse_compact
+
+    zone = ZoneInfo(zone_name)
+    millis = local.microsecond // 1000 if with_millis else 0
+    text = local.strftime("%Y%m%d%H%M%S") + (f"{millis:03d}" if with_millis else "")
+    expected = local.replace(microsecond=millis * 1000, tzinfo=zone).astimezone(UTC)
+    now = datetime(2031, 1, 1, tzinfo=UTC)
+    assert parse_compact(text, zone, now=now) == (expected, TimeProvenance.DEVICE_ZONE)
+    assert parse_compact(text, zone, now=now) == (expected, TimeProvenance.DEVICE_ZONE)  # cached
+
+
+def test_compact_fast_path_leaves_errors_to_the_general_path() -> None:
+    from zoneinfo import ZoneInfo
+
+    from streams.domain.vendor_time import parse_compact
+
+    zone = ZoneInfo("Asia/Shanghai")
+    with pytest.raises(VendorTimeError, match="20261399999999"):
+        parse_compact("20261399999999", zone)
+    with pytest.raises(VendorTimeError, match="before 2000"):
+        parse_compact("19991231235959", zone)
+    with pytest.raises(ValueError, match="aware"):
+        parse_compact("20260301083015", zone, now=datetime(2026, 3, 1))  # noqa: DTZ001
