@@ -101,6 +101,14 @@ class Settings(BaseSettings):
             raise ValueError(f"warehouse URL {value!r} must start with chdb:// or clickhouse://")
         return value
 
+    def environment(self, base: dict[str, str]) -> dict[str, str]:
+        """``base`` with its STREAMS_* variables replaced by these settings, for a child process."""
+        env = {k: v for k, v in base.items() if not k.startswith("STREAMS_")}
+        for name, value in self.model_dump(mode="json").items():
+            if value is not None:
+                env[f"STREAMS_{name.upper()}"] = str(value)
+        return env
+
     def topic(self, name: str) -> str:
         """The full topic name for a topology name (prefix applied)."""
         return f"{self.topic_prefix}{name}"

@@ -58,8 +58,4 @@ def settings(tmp_path: Path, kafka_broker: LocalKafka) -> Settings:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that gives a child process these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMS_")}
-    for name, value in settings.model_dump(mode="json").items():
-        if value is not None:
-            env[f"STREAMS_{name.upper()}"] = str(value)
-    return env
+    return settings.environment(dict(os.environ))

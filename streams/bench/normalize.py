@@ -146,10 +146,7 @@ def bench_agent(
                 producer.poll(0.1)
     producer.flush(60)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMS_")}
-    for name, value in settings.model_dump(mode="json").items():
-        if value is not None:
-            env[f"STREAMS_{name.upper()}"] = str(value)
+    env = settings.environment(dict(os.environ))
     log = state / "worker.log"
     with log.open("wb") as out:
         worker = subprocess.Popen(

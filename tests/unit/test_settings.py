@@ -47,3 +47,13 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.topic_prefix = "x"  # type: ignore[misc]
+
+
+def test_environment_carries_the_settings_to_a_child() -> None:
+    env = Settings(topic_prefix="c1.", web_port=7000).environment(
+        {"PATH": "/bin", "STREAMS_TOPIC_PREFIX": "stale."}
+    )
+    assert env["PATH"] == "/bin"
+    assert env["STREAMS_TOPIC_PREFIX"] == "c1."
+    assert env["STREAMS_WEB_PORT"] == "7000"
+    assert "STREAMS_WAREHOUSE_PASSWORD" not in env  # unset stays unset

@@ -116,6 +116,34 @@ def _rejected(kind: str, exc: AdapterError, item: Any) -> Rejected:
     return Rejected(f"{kind} record: {exc}", dump_record(item))
 
 
+def _common(
+    record: dict[str, Any],
+    id_field: str,
+    captured: tuple[Any, TimeProvenance] | None,
+    image_kind: ImageKind,
+    total: int,
+    note: Notification,
+    ctx: Context,
+) -> dict[str, Any]:
+    """The fields a vehicle and a face record fill alike."""
+    captured_at, provenance = (
+        captured if captured is not None else (note.received_at, TimeProvenance.RECEIVED)
+    )
+    return {
+        "source": SOURCE,
+        "source_event_id": as_str(record.get(id_field)),
+        "device_id": note.device_id,
+        "channel": note.channel,
+        "captured_at": captured_at,
+        "received_at": note.received_at,
+        "time_source": provenance,
+        "position": position_of(note.device_id, ctx),
+        "images": note.images_of(record, image_kind, total),
+        "confidence": confidence(record.get("Confidence")),
+        "bbox": box(record.get("Position")),
+    }
+
+
 def _plate(
     record: Any, position: int, total: int, note: Notification, raw: RawPayload, ctx: Context
 ) -> PlateCapture:
@@ -124,9 +152,6 @@ def _plate(
     plate = as_dict(record.get("PlateAttributeInfo"))
     vehicle = as_dict(record.get("VehicleAttributeInfo"))
     captured = local_time(record.get("PassTime"), note.zone, raw) or note.time()
-    captured_at, provenance = (
-        captured if captured is not None else (note.received_at, TimeProvenance.RECEIVED)
-    )
     plate_raw = as_str(plate.get("PlateNo"))
     color = plate.get("Color")
     color_code = code(color)
@@ -146,17 +171,7 @@ def _plate(
         PlateCapture,
         dict(
             event_id=event_id("plate", SOURCE, *key, as_str(record.get("PassTime")) or ""),
-            source=SOURCE,
-            source_event_id=as_str(record.get("ID")),
-            device_id=note.device_id,
-            channel=note.channel,
-            captured_at=captured_at,
-            received_at=note.received_at,
-            time_source=provenance,
-            position=position_of(note.device_id, ctx),
-            images=note.images_of(record, ImageKind.VEHICLE, total),
-            confidence=confidence(record.get("Confidence")),
-            bbox=box(record.get("Position")),
+            **_common(record, "ID", captured, ImageKind.VEHICLE, total, note, ctx),
             attributes=leftover,
             plate_number=canonical_plate(plate_raw),
             plate_raw=plate_raw,
@@ -182,9 +197,6 @@ def _face(
     if not isinstance(record, dict):
         raise AdapterError("FaceInfo is not an object")
     captured = note.time() or local_time(record.get("AppearTime"), note.zone, raw)
-    captured_at, provenance = (
-        captured if captured is not None else (note.received_at, TimeProvenance.RECEIVED)
-    )
     leftover = attributes({}, record, _FACE_KEYS)
     attributes(leftover, as_dict(record.get("AttributeInfo")), frozenset(), "AttributeInfo.")
     key = note.key("face", record, "FaceID", position)
@@ -192,17 +204,7 @@ def _face(
         FaceCapture,
         dict(
             event_id=event_id("face", SOURCE, *key),
-            source=SOURCE,
-            source_event_id=as_str(record.get("FaceID")),
-            device_id=note.device_id,
-            channel=note.channel,
-            captured_at=captured_at,
-            received_at=note.received_at,
-            time_source=provenance,
-            position=position_of(note.device_id, ctx),
-            images=note.images_of(record, ImageKind.FACE, total),
-            confidence=confidence(record.get("Confidence")),
-            bbox=box(record.get("Position")),
+            **_common(record, "FaceID", captured, ImageKind.FACE, total, note, ctx),
             attributes=leftover,
             track_id=as_str(record.get("FaceID")),
             quality=None,
