@@ -144,6 +144,9 @@ class PlateCapture(_Event):
     direction: str | None = None
     speed_kmh: float | None = None
     pass_group: str | None = None
+    # Set by the deduplication stage (schema v2).
+    late: bool = False
+    absorbed_event_ids: list[str] = Field(default_factory=list)
 
 
 class FaceCapture(_Event):
@@ -158,6 +161,9 @@ class FaceCapture(_Event):
     embedding: Float32Vector = None
     appeared_at: UtcMillis | None = None
     disappeared_at: UtcMillis | None = None
+    # Set by the deduplication stage (schema v2).
+    late: bool = False
+    absorbed_event_ids: list[str] = Field(default_factory=list)
 
 
 class Alarm(_Event):
@@ -167,6 +173,9 @@ class Alarm(_Event):
     vendor_event_type: str
     rule_name: str | None = None
     target_type: str | None = None
+    # Set by the deduplication stage (schema v2).
+    late: bool = False
+    absorbed_event_ids: list[str] = Field(default_factory=list)
 
 
 class _BytesRecord(_Record):
@@ -237,7 +246,10 @@ def construct(model: type[M], values: dict[str, object]) -> M:
     The hot path (adapters, decoding) builds events this way; ``model_construct`` costs several
     times more. Callers guarantee the types: the adapter tests validate everything they build.
     """
-    template, factories = _TEMPLATES[model]
+    known = _TEMPLATES.get(model)
+    if known is None:  # a model of another package (alerts, watchlist entries)
+        known = _TEMPLATES[model] = _template(model)
+    template, factories = known
     data = dict(template)
     data.update(values)  # keeps the declared field order
     for name, factory in factories.items():

@@ -29,6 +29,7 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 from pydantic import BaseModel
 
 from streams.canonical import Alarm, DeadLetter, FaceCapture, PlateCapture
+from streams.correlate.records import Alert, Correlation, WatchlistEntry
 from streams.codecs.compiled import (
     AvroDecodeError,
     AvroEncodeError,
@@ -63,6 +64,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "streams.canonical.FaceCapture": FaceCapture,
     "streams.canonical.Alarm": Alarm,
     "streams.canonical.DeadLetter": DeadLetter,
+    "streams.correlate.Alert": Alert,
+    "streams.correlate.Correlation": Correlation,
+    "streams.correlate.WatchlistEntry": WatchlistEntry,
 }
 
 

@@ -199,6 +199,13 @@ FROZEN = {
     "dead_letter.v1.avsc": "c5d96a2989cc2b9b42ea944bf83044575bab7e48f3948d3a5862706943e9bcd5",
     "face_capture.v1.avsc": "70ba4e7094cf216ff34cbf6b7c77be8091a247394527efe5be022330a5a2b919",
     "plate_capture.v1.avsc": "b8a3f98e30030f9635eff829797372382733541eaefc05cdd4bad502f18e989e",
+    # v2: dedup fields (late, absorbed_event_ids); alerts, correlations, watchlist entries.
+    "alarm.v2.avsc": "d0370f5b1ea66b2ae61e19c633a6447dc112e297661d431a6eeda1945cb22188",
+    "face_capture.v2.avsc": "764b03c7947cd57b1494d6cee7ae3cd23f392794e20b1a59bacdb52c22019497",
+    "plate_capture.v2.avsc": "8e483649025242bd94a6963f61b0bce0e3183c03702cc5510f59bdc6f41793a1",
+    "alert.v1.avsc": "c6afae3f854772f19c084a47cdefb89f73735eac37cf2ad2aa1a1589b4828fbf",
+    "correlation.v1.avsc": "74cd822a893918290b9b3309e51de133a45b868ea57d37b8c6a4a98acee5d918",
+    "watchlist_entry.v1.avsc": "b609a9272e9a873d62e956a53310b0bc8c5699fca96b56bd0e01ee05beb54a18",
 }
 
 
