@@ -29,7 +29,6 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 from pydantic import BaseModel
 
 from streams.canonical import Alarm, DeadLetter, FaceCapture, PlateCapture
-from streams.correlate.records import Alert, Correlation, WatchlistEntry
 from streams.codecs.compiled import (
     AvroDecodeError,
     AvroEncodeError,
@@ -39,6 +38,7 @@ from streams.codecs.compiled import (
     compile_writer,
     model_bindings,
 )
+from streams.correlate.records import Alert, Correlation, WatchlistEntry
 
 __all__ = [
     "MAGIC",
