@@ -6,9 +6,21 @@ Topology (names before ``topic_prefix``; topics are declared in ``streams.topics
     raw.<source>    ──>  normalize stage    ──>  captures.plate | captures.face | captures.alarm
                                             └─>  deadletter (bytes + reason + position)
     raw.<source>    ──>  raw_archive stage  ──>  warehouse table raw_captures
+    captures.*      ──>  dedup stage        ──>  unique.plate | unique.face | unique.alarm
+                                            ├─>  alerts (watchlist, on first sight)
+                                            ├─>  correlations (person_vehicle)
+                                            ├─>  repartition.plate-by-plate (passes, co-passes)
+                                            └─>  repartition.area (every unique event)
+    watchlist       ──>  dedup stage (every worker follows the whole compacted topic)
+    repartition.plate-by-plate ──> plates stage ──> alerts (cloned_plate, convoy)
+    repartition.area           ──> area stage   ──> alerts (alarm_context)
+
+The dedup, plates and area stages keep window state per input partition in the compacted
+topics changelog.dedup, changelog.plates and changelog.area (``streams.agents.changelog``).
 
 Stages are thin: they move data between topics and the warehouse; what they apply is in plain
-functions (``streams.vendors`` for normalize, ``streams.warehouse.landing`` for sinks). The faust
+functions (``streams.vendors`` for normalize, ``streams.correlate`` for the rules,
+``streams.warehouse.landing`` for sinks). The faust
 worker hosts them (``streams.agents.runner``) and serves ``/healthz``, ``/readyz``, ``/stats``
 (``streams.worker_web``).
 """

@@ -125,6 +125,52 @@ def cmd_deadletters(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
+def cmd_correlate(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.correlate_files import correlate_file
+
+    return correlate_file(settings.rule_config(), args.events, args.devices, args.watchlist)
+
+
+def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.alerts_tail import tail_alerts
+
+    return tail_alerts(
+        settings,
+        from_beginning=args.from_beginning,
+        rules=args.rule,
+        as_json=args.json,
+        limit=args.limit,
+        idle_seconds=args.idle_exit,
+    )
+
+
+def cmd_watchlist(args: argparse.Namespace, settings: Settings) -> int:
+    from streams import watchlist_cli
+
+    if args.action == "add":
+        return watchlist_cli.add_entry(
+            settings,
+            plate=args.plate,
+            embedding_file=args.face_embedding,
+            threshold=args.threshold,
+            priority=args.priority,
+            reason=args.reason,
+            case=args.case,
+            expires=args.expires,
+            days=args.days,
+            entry_id=args.id,
+        )
+    if args.action == "remove":
+        if not args.entry_ids:
+            raise UserError("usage: streams watchlist remove ID [ID...]")
+        return watchlist_cli.remove(settings, args.entry_ids)
+    if args.action == "load":
+        if args.file is None and len(args.entry_ids) != 1:
+            raise UserError("usage: streams watchlist load FILE")
+        return watchlist_cli.load_file(settings, args.file or Path(args.entry_ids[0]))
+    return watchlist_cli.list_entries(settings, args.json)
+
+
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
@@ -244,6 +290,59 @@ def build_parser() -> argparse.ArgumentParser:
     dead.add_argument("--json", action="store_true", help="with list: JSON lines")
     dead.add_argument("--dry-run", action="store_true", help="with replay: count, send nothing")
     dead.set_defaults(handler=cmd_deadletters)
+
+    corr = sub.add_parser(
+        "correlate",
+        help="deduplicate and correlate canonical events from a file, as the worker does",
+        description="Reads canonical events as JSON lines (what `streams normalize` prints; stdin "
+        "when no file is given) and prints the unique events (same shape, with "
+        "absorbed_event_ids and late), the alerts (kind alert: rule, alert_id, priority, "
+        "plate_numbers, event_ids, evidence) and person-vehicle correlations, one JSON object "
+        "per line. Rule figures come from the STREAMS_* settings (see `streams settings`). "
+        "A watchlist file has one plate pattern per line (* any run, ? one character), "
+        "optionally followed by ,PRIORITY (1 is the most urgent); # starts a comment.",
+    )
+    corr.add_argument("events", nargs="?", type=Path, metavar="EVENTS.jsonl", help="input file")
+    corr.add_argument("--devices", type=Path, help="device registry CSV (positions of devices)")
+    corr.add_argument("--watchlist", type=Path, help="watchlist file of plate patterns")
+    corr.set_defaults(handler=cmd_correlate)
+
+    alerts = sub.add_parser("alerts", help="follow the alert topic")
+    alerts.add_argument("action", choices=["tail"])
+    alerts.add_argument("--from-beginning", action="store_true", help="start at the oldest alert")
+    alerts.add_argument("--rule", action="append", help="only this rule (repeatable)")
+    alerts.add_argument("--json", action="store_true", help="JSON lines instead of text")
+    alerts.add_argument("--limit", type=int, help="stop after this many alerts")
+    alerts.add_argument(
+        "--idle-exit", type=float, metavar="SECONDS", help="stop after this long without alerts"
+    )
+    alerts.set_defaults(handler=cmd_alerts)
+
+    watch = sub.add_parser(
+        "watchlist",
+        help="manage the watchlist (plate patterns, face embeddings)",
+        description="Entries live on the compacted watchlist topic; every worker applies a "
+        "change within a second. add: one entry; load FILE: plate patterns, one per line "
+        "(,PRIORITY optional); remove ID...: delete entries; list: the current entries.",
+    )
+    watch.add_argument("action", choices=["add", "remove", "list", "load"])
+    watch.add_argument(
+        "entry_ids", nargs="*", metavar="ID", help="with remove: entry ids; with load: the file"
+    )
+    watch.add_argument("--plate", help="with add: plate pattern (* any run, ? one character)")
+    watch.add_argument(
+        "--face-embedding", type=Path, metavar="FILE", help="with add: JSON array of floats"
+    )
+    watch.add_argument("--threshold", type=float, help="with a face: cosine similarity to match")
+    watch.add_argument("--priority", type=int, default=3, help="1 is the most urgent (default 3)")
+    watch.add_argument("--reason", default="", help="with add: why the target is watched")
+    watch.add_argument("--case", help="case number or reference")
+    watch.add_argument("--expires", help="ISO 8601 time with zone after which it stops matching")
+    watch.add_argument("--days", type=float, help="expires after this many days")
+    watch.add_argument("--id", help="entry id (default: derived)")
+    watch.add_argument("--file", type=Path, help="with load: the watchlist file")
+    watch.add_argument("--json", action="store_true", help="with list: JSON lines")
+    watch.set_defaults(handler=cmd_watchlist)
 
     bench = sub.add_parser("bench", help="benchmarks that print numbers")
     bench.add_argument("what", choices=["normalize"])

@@ -46,6 +46,7 @@ def topic_config(spec: TopicSpec) -> dict[str, str]:
         config["cleanup.policy"] = "compact"
     if spec.retention_hours is not None:
         config["retention.ms"] = str(spec.retention_hours * 3600 * 1000)
+    config.update(spec.config)
     return config
 
 
@@ -55,7 +56,7 @@ def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS) -
     wanted = [
         NewTopic(
             settings.topic(spec.name),
-            num_partitions=settings.topic_partitions,
+            num_partitions=spec.partitions or settings.topic_partitions,
             replication_factor=settings.topic_replication_factor,
             config=topic_config(spec),
         )

@@ -18,6 +18,14 @@ class Metric(StrEnum):
     ROWS_LANDED = "streams_warehouse_rows_landed_total"
     SINK_INSERT_FAILURES = "streams_warehouse_insert_failures_total"
     SINK_BATCHES = "streams_warehouse_batches_total"
+    DUPLICATES_DROPPED = "streams_duplicates_dropped_total"
+    LATE_EVENTS = "streams_late_events_total"
+    UNIQUE_EVENTS_OUT = "streams_unique_events_out_total"
+    ALERTS = "streams_alerts_total"
+    CORRELATIONS = "streams_correlations_total"
+    WATCHLIST_ENTRIES = "streams_watchlist_entries"
+    STATE_CHANGES = "streams_state_changes_written_total"
+    STATE_RESTORED = "streams_state_records_restored_total"
 
 
 class Counters:

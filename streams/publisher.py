@@ -39,7 +39,7 @@ class Publisher:
     def produce(
         self,
         topic: str,
-        value: bytes,
+        value: bytes | None,
         key: bytes | None = None,
         headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> None:
@@ -50,6 +50,19 @@ class Publisher:
                 )
                 break
             except BufferError:  # local queue full: let librdkafka send some, then retry
+                self._producer.poll(0.05)
+        self.produced += 1
+
+    def produce_to(self, topic: str, partition: int, value: bytes | None, key: bytes) -> None:
+        """Produce to one partition (change logs: partition p holds the state of input p);
+        a None value is a tombstone."""
+        while True:
+            try:
+                self._producer.produce(
+                    topic, value, key, partition=partition, on_delivery=self._delivered
+                )
+                break
+            except BufferError:
                 self._producer.poll(0.05)
         self.produced += 1
 

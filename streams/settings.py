@@ -6,6 +6,7 @@ Defaults work on a laptop: the local broker from ``streams dev kafka up`` and th
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.correlate.config import RuleConfig
 from streams.errors import ConfigError
 
 WAREHOUSE_SCHEMES = ("chdb", "clickhouse")
@@ -76,6 +78,46 @@ class Settings(BaseSettings):
     dead_letter_window: int = Field(1000, ge=10, description="Recent payloads the ratio counts.")
 
     # Ingest gateway
+    # Deduplication and correlation (docs/correlation.md).
+    lateness_seconds: float = Field(
+        10.0, ge=0, description="Events received later than this after capture are late."
+    )
+    plate_window_seconds: float = Field(
+        5.0, gt=0, description="Reads of one plate at one device this close are one pass."
+    )
+    face_window_seconds: float = Field(
+        10.0, gt=0, description="Captures of one face track this close are one track."
+    )
+    dedup_memory_minutes: float = Field(
+        10.0, gt=0, description="How long passed-on event ids are remembered."
+    )
+    max_speed_kmh: float = Field(
+        250.0, gt=0, description="Cloned plate: sightings farther apart than this speed allows."
+    )
+    cloned_min_distance_m: float = Field(
+        1000.0, ge=0, description="Cloned plate: devices closer than this never count."
+    )
+    person_vehicle_gap_seconds: float = Field(
+        5.0, gt=0, description="Person-vehicle: face and plate at one device within this gap."
+    )
+    convoy_gap_seconds: float = Field(
+        30.0, gt=0, description="Convoy: two plates passing one device within this gap."
+    )
+    convoy_min_devices: int = Field(
+        3, ge=2, description="Convoy: distinct devices shared before an alert."
+    )
+    convoy_window_minutes: float = Field(
+        30.0, gt=0, description="Convoy: the span the shared devices must fall in."
+    )
+    convoy_watchlisted_only: bool = Field(
+        False, description="Convoy: only pairs with a watchlisted plate."
+    )
+    alarm_radius_m: float = Field(
+        500.0, ge=0, description="Alarm context: captures from devices this close."
+    )
+    alarm_context_seconds: float = Field(
+        60.0, gt=0, description="Alarm context: captures this long before and after."
+    )
     gateway_host: str = Field("127.0.0.1", description="Gateway bind address.")
     gateway_port: int = Field(8080, ge=1, le=65535, description="Gateway HTTP port.")
     gateway_max_body_bytes: int = Field(
@@ -112,6 +154,24 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """The full topic name for a topology name (prefix applied)."""
         return f"{self.topic_prefix}{name}"
+
+    def rule_config(self) -> RuleConfig:
+        """The deduplication and correlation figures of these settings."""
+        return RuleConfig(
+            lateness=timedelta(seconds=self.lateness_seconds),
+            dedup_memory=timedelta(minutes=self.dedup_memory_minutes),
+            plate_window=timedelta(seconds=self.plate_window_seconds),
+            face_window=timedelta(seconds=self.face_window_seconds),
+            max_speed_kmh=self.max_speed_kmh,
+            cloned_min_distance_m=self.cloned_min_distance_m,
+            person_vehicle_gap=timedelta(seconds=self.person_vehicle_gap_seconds),
+            convoy_gap=timedelta(seconds=self.convoy_gap_seconds),
+            convoy_min_devices=self.convoy_min_devices,
+            convoy_window=timedelta(minutes=self.convoy_window_minutes),
+            convoy_watchlisted_only=self.convoy_watchlisted_only,
+            alarm_radius_m=self.alarm_radius_m,
+            alarm_context=timedelta(seconds=self.alarm_context_seconds),
+        )
 
 
 @lru_cache(maxsize=1)

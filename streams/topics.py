@@ -30,6 +30,10 @@ class TopicSpec:
     description: str
     compacted: bool = False
     retention_hours: int | None = None
+    # Fixed partition count (None: the settings' topic_partitions).
+    partitions: int | None = None
+    # Further topic configuration, e.g. a changelog's segment size.
+    config: tuple[tuple[str, str], ...] = ()
 
 
 def raw_topic_name(source: str) -> str:
@@ -63,9 +67,51 @@ PLATE_SIGHTINGS_BY_PLATE = TopicSpec(
     "repartition.plate-by-plate",
     "avro",
     "plate number",
-    "Unique plate passes keyed by plate, for per-plate correlation rules.",
+    "Unique plate passes keyed by plate, and co-passes keyed by the smaller plate of the pair, "
+    "for the per-plate rules (cloned plate, convoy).",
+    retention_hours=24,
 )
-ALERTS = TopicSpec("alerts", "avro", "rule subject", "Alerts for downstream subscribers.")
+AREA = TopicSpec(
+    "repartition.area",
+    "avro",
+    "device id",
+    "Unique events of every device in one partition, for the rules that look across devices "
+    "near each other (alarm context).",
+    retention_hours=24,
+    partitions=1,
+)
+
+# Compacted change logs of the stages' window state: one per stateful stage, partitioned like
+# its input. Small segments so compaction keeps a restore short.
+_CHANGELOG_CONFIG = (
+    ("segment.ms", str(10 * 60 * 1000)),
+    ("segment.bytes", str(64 * 1024 * 1024)),
+    ("min.cleanable.dirty.ratio", "0.2"),
+    ("delete.retention.ms", str(60 * 60 * 1000)),
+)
+
+
+def changelog(stage: str, partitions: int | None = None) -> TopicSpec:
+    return TopicSpec(
+        f"changelog.{stage}",
+        "bytes",
+        "table and key",
+        f"Window state of the {stage} stage, to rebuild it after a restart or rebalance.",
+        compacted=True,
+        partitions=partitions,
+        config=_CHANGELOG_CONFIG,
+    )
+
+
+DEDUP_CHANGELOG = changelog("dedup")
+PLATES_CHANGELOG = changelog("plates")
+AREA_CHANGELOG = changelog("area", partitions=1)
+ALERTS = TopicSpec(
+    "alerts",
+    "avro",
+    "alert subject",
+    "Alerts of every rule (the record's rule field says which) for downstream subscribers.",
+)
 CORRELATIONS = TopicSpec("correlations", "avro", "subject", "Person-vehicle associations.")
 WATCHLIST = TopicSpec(
     "watchlist", "avro", "entry id", "Watchlist entries; a null value deletes.", compacted=True
@@ -83,6 +129,10 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     UNIQUE_FACES,
     UNIQUE_ALARMS,
     PLATE_SIGHTINGS_BY_PLATE,
+    AREA,
+    DEDUP_CHANGELOG,
+    PLATES_CHANGELOG,
+    AREA_CHANGELOG,
     ALERTS,
     CORRELATIONS,
     WATCHLIST,

@@ -5,6 +5,7 @@ Which stage reads and writes which topic is stated in ``streams/app.py``; ``runn
 
 from __future__ import annotations
 
+from streams.agents.correlate import AreaStage, DedupStage, PlatesStage
 from streams.agents.normalize import NormalizeStage
 from streams.agents.raw_archive import RawArchiveStage
 from streams.agents.runner import Stage
@@ -16,10 +17,12 @@ from streams.worker_context import normalize_context
 
 
 def build_stages(settings: Settings, warehouse: Warehouse) -> list[Stage]:
+    wire = wire_format(settings)
     stages: list[Stage] = [
-        NormalizeStage(
-            settings, Publisher(settings), normalize_context(settings), wire_format(settings)
-        ),
+        NormalizeStage(settings, Publisher(settings), normalize_context(settings), wire),
+        DedupStage(settings, Publisher(settings), wire),
+        PlatesStage(settings, Publisher(settings), wire),
+        AreaStage(settings, Publisher(settings), wire),
     ]
     if settings.archive_raw:
         stages.append(RawArchiveStage(settings, warehouse))

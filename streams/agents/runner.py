@@ -17,7 +17,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import mode
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -44,6 +44,20 @@ class Stage(Protocol):
 
     def after_commit(self) -> None:
         """Called once the batch is committed; may raise to stop the worker."""
+
+
+@runtime_checkable
+class StatefulStage(Stage, Protocol):
+    """A stage with window state per input partition (see ``streams.agents.changelog``)."""
+
+    def assign(self, partitions: list[int]) -> None:
+        """Partitions were assigned: rebuild their state before their messages arrive."""
+
+    def revoke(self, partitions: list[int]) -> None:
+        """Partitions were taken away: drop their state (the new owner rebuilds it)."""
+
+    def idle(self) -> None:
+        """No input arrived within the poll timeout: advance windows with the clock."""
 
 
 class StageRunner(threading.Thread):
@@ -73,7 +87,9 @@ class StageRunner(threading.Thread):
     def run(self) -> None:
         consumer = self._consumer()
         try:
-            consumer.subscribe(list(self.stage.topics), on_assign=lambda *_: self.ready.set())
+            consumer.subscribe(
+                list(self.stage.topics), on_assign=self._assigned, on_revoke=self._revoked
+            )
             while not self.stopping.is_set():
                 self._one_batch(consumer)
         except Stopped:
@@ -87,6 +103,16 @@ class StageRunner(threading.Thread):
         finally:
             consumer.close()
 
+    def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if isinstance(self.stage, StatefulStage):
+            self.stage.assign(sorted({tp.partition for tp in partitions}))
+        self.ready.set()
+
+    def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Every batch is committed before the next poll, so nothing is in flight here.
+        if isinstance(self.stage, StatefulStage):
+            self.stage.revoke(sorted({tp.partition for tp in partitions}))
+
     def _one_batch(self, consumer: Consumer) -> None:
         messages = consumer.consume(
             self.settings.sink_batch_size, timeout=self.settings.sink_flush_seconds
@@ -99,6 +125,9 @@ class StageRunner(threading.Thread):
             elif error.code() != KafkaError._PARTITION_EOF:
                 log.warning("stage %s: consumer error %s", self.stage.name, error)
         if not good:
+            if isinstance(self.stage, StatefulStage):
+                self.stage.idle()
+                self.stage.flush(self.stopping)
             return
         self.ready.set()
         self.stage.process(good)

@@ -24,3 +24,18 @@ def test_unknown_source_is_rejected() -> None:
 def test_watchlist_is_compacted_and_raw_topics_expire() -> None:
     assert topic_config(WATCHLIST)["cleanup.policy"] == "compact"
     assert topic_config(RAW["gat1400"])["retention.ms"] == str(72 * 3600 * 1000)
+
+
+def test_change_logs_are_compacted_with_small_segments() -> None:
+    from streams.topics import AREA_CHANGELOG, DEDUP_CHANGELOG, PLATES_CHANGELOG
+
+    for spec in (DEDUP_CHANGELOG, PLATES_CHANGELOG, AREA_CHANGELOG):
+        config = topic_config(spec)
+        assert config["cleanup.policy"] == "compact"
+        assert int(config["segment.ms"]) <= 3600 * 1000
+    # The area stage sees every device: its input and its change log have one partition.
+    from streams.topics import AREA
+
+    assert AREA.partitions == 1
+    assert AREA_CHANGELOG.partitions == 1
+    assert DEDUP_CHANGELOG.partitions is None  # partitioned like the capture topics
