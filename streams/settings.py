@@ -89,7 +89,7 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Captures of one face track this close are one track."
     )
     dedup_memory_minutes: float = Field(
-        10.0, gt=0, description="How long passed-on event ids are remembered."
+        2.0, gt=0, description="How long passed-on event ids are remembered."
     )
     max_speed_kmh: float = Field(
         250.0, gt=0, description="Cloned plate: sightings farther apart than this speed allows."
@@ -110,7 +110,7 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Convoy: the span the shared devices must fall in."
     )
     convoy_watchlisted_only: bool = Field(
-        False, description="Convoy: only pairs with a watchlisted plate."
+        True, description="Convoy: only pairs with a watchlisted plate (false: every pair)."
     )
     alarm_radius_m: float = Field(
         500.0, ge=0, description="Alarm context: captures from devices this close."

@@ -28,7 +28,8 @@ POSITIONS = {device: GeoPoint(lat=31.20 + 0.02 * i, lon=121.47) for i, device in
 POSITIONS[FAR] = GeoPoint(lat=32.06, lon=118.80)
 
 WATCHED = "沪D44444"
-WATCHLIST_FILE = f"# plates of case 2026-117\n{WATCHED},1\n沪K1*\n"
+CONVOY_TARGET = "沪F66666"
+WATCHLIST_FILE = f"# plates of case 2026-117\n{WATCHED},1\n{CONVOY_TARGET},2\n沪K1*\n"
 
 
 @dataclass
@@ -114,9 +115,10 @@ def build(t0: datetime) -> Scenario:
     # A cloned plate: Shanghai, then Nanjing a minute later.
     plate(d1, 40.0, "沪E55555")
     plate(FAR, 100.0, "沪E55555")
-    # A convoy: two plates seconds apart at three devices; a third car joins at one only.
+    # A convoy: a watchlisted plate and another seconds apart at three devices; a third car
+    # joins at one only.
     for device, start in ((d1, 200.0), (d2, 320.0), (d3, 440.0)):
-        plate(device, start, "沪F66666")
+        plate(device, start, CONVOY_TARGET)
         plate(device, start + 5.0, "沪G77777")
     plate(d2, 330.0, "沪L12121")
     # A driver: a face track (two updates) and a plate at one checkpoint.

@@ -171,6 +171,7 @@ class DedupStage(RuleStage[DeviceRules]):
             self.follower.poll()
         now = datetime.now(UTC)
         out = Outputs()
+        COUNTERS.add(Metric.CAPTURES_IN, "", len(messages))
         for message in messages:
             event = self.decode(message)
             if event is None:

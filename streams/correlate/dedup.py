@@ -20,15 +20,18 @@ with its OCR-confusable characters folded, the track id, the alarm's identity), 
 few reads. Within a key, reads are clustered greedily in (captured_at, event_id) order: a read
 joins, among the clusters it is compatible with whose last read is less than a window before it,
 the one with the latest last read (ties: the earliest created); otherwise it starts a cluster.
-This is a function of the set of reads. A read arriving in that order (the usual case) is placed
-incrementally, which is the same step; one arriving out of order has its key re-clustered from
+This is a function of the set of reads. A read arriving in that order is placed incrementally,
+which is the same step; one arriving out of order (network jitter makes that common) is put in
+place when the key's clustering plainly stays one cluster, else its key is re-clustered from
 scratch. A cluster closes when its last read + window + lateness <= stream time; closing whole
 clusters leaves the clustering of the others unchanged, and an on-time read that arrives later
 (received at or after the stream time) is captured at least a window after the last read of every
 closed cluster, so it could not have joined one. Hence the unique events are a function of the
 set of on-time reads, whether they arrive in received order with ``advance`` between them or in
 any order before ``flush``. A window is a strict bound (reads exactly a window apart are two
-groups): that is what makes "closed when last + window + lateness <= stream time" final.
+groups): that is what makes "closed when last + window + lateness <= stream time" final. (A read
+that arrives when the stream time is already past its received_at, i.e. out of received order or
+after ``advance(now)`` ran ahead on the wall clock, may find its pass closed and start another.)
 
 The anchor given at arrival is the first-seen read of the cluster the event joins at that moment,
 so it may depend on arrival order; it only serves to suppress repeated first-sight alerts.
@@ -40,7 +43,8 @@ State, all in :class:`StateTable` instances with immutable values:
 - ``dedup.memory``: bucket key -> (memory time, ids): ids passed on (closed groups, late events),
   remembered until memory time + ``dedup_memory``; one bucket per closing ``advance``/``flush``
   and small buckets of late ids, so each bucket is written about once;
-- ``dedup.clock``: ``"stream_time"`` -> the stream time.
+- ``dedup.clock``: ``"stream_time"`` -> the stream time, written by ``advance``/``flush`` and
+  before the table's changes are taken (the worker advances after every batch, then persists).
 
 Derived in memory and rebuilt by the tables' ``restore`` (:class:`_Table`): an index of every id
 known, the heap of the open keys by due time and the heap of memory buckets by memory time.
@@ -54,6 +58,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any, Final, TypeVar, cast
 
 from streams.canonical.models import CanonicalEvent, FaceCapture, PlateCapture
@@ -185,8 +190,7 @@ def _read_order(read: _Read) -> tuple[datetime, str]:
     return read[0].captured_at, read[0].event_id
 
 
-def _unique_order(event: CanonicalEvent) -> tuple[datetime, str]:
-    return event.captured_at, event.event_id
+_unique_order: Final = attrgetter("captured_at", "event_id")
 
 
 def _accepts(cluster: Sequence[_Read], event: PlateCapture) -> bool:
@@ -199,8 +203,14 @@ def _accepts(cluster: Sequence[_Read], event: PlateCapture) -> bool:
         other = cast(PlateCapture, read[0])
         if lane is not None and other.lane is not None and other.lane != lane:
             return False
-        if not near and other.plate_number is not None:
-            near = one_confusion_apart(plate, other.plate_number)  # type: ignore[arg-type]
+        if not near:
+            other_plate = other.plate_number
+            # Equal plates first: the usual case, without a call.
+            near = plate == other_plate or (
+                plate is not None
+                and other_plate is not None
+                and one_confusion_apart(plate, other_plate)
+            )
     return near
 
 

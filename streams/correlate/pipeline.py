@@ -183,6 +183,14 @@ class Correlator:
         self.device.advance(now, out=out)
         return self._route(out, now, final=False)
 
+    def feed_batch(self, events: Iterable[CanonicalEvent], now: datetime) -> list[BaseModel]:
+        """Like ``feed`` for each event, closing windows once at the end, as a stage does."""
+        out = Outputs()
+        for event in events:
+            self.device.on_event(event, now, out)
+        self.device.advance(now, out=out)
+        return self._route(out, now, final=False)
+
     def finish(self, now: datetime) -> list[BaseModel]:
         """End of input: close every window."""
         out = self.device.flush(now)

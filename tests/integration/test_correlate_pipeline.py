@@ -116,14 +116,14 @@ def test_worker_gives_exactly_the_offline_unique_events_and_alerts(
     # The expected outcome, stated outright (the offline run is checked the same way in
     # tests/unit/test_correlate_offline.py).
     assert Counter(a.rule for a in alerts) == {
-        "watchlist": 2,
+        "watchlist": 5,
         "cloned_plate": 1,
         "convoy": 1,
         "alarm_context": 1,
     }
     assert {a.alert_id for a in alerts} == alert_ids
     assert len(alerts) == len(alert_ids), "an alert was published twice"
-    assert sorted(a.late for a in alerts if a.rule == "watchlist") == [False, True]
+    assert sorted(a.late for a in alerts if a.rule == "watchlist") == [False] * 4 + [True]
 
     # Re-pushed events come out once each.
     assert sorted(e.event_id for e in unique if e.event_id in scenario.repushed) == sorted(

@@ -16,7 +16,14 @@ from streams.correlate.config import RuleConfig
 from streams.correlate.pipeline import run_offline
 from streams.correlate.records import Alert, Correlation
 from streams.correlate.watchlist import watchlist_from_entries
-from tests.correlate_scenario import POSITIONS, WATCHED, WATCHLIST_FILE, build, watchlist_entries
+from tests.correlate_scenario import (
+    CONVOY_TARGET,
+    POSITIONS,
+    WATCHED,
+    WATCHLIST_FILE,
+    build,
+    watchlist_entries,
+)
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -69,15 +76,21 @@ def test_each_rule_fires_exactly_where_it_should() -> None:
     records = _run()
     alerts = [r for r in records if isinstance(r, Alert)]
     assert Counter(a.rule for a in alerts) == {
-        "watchlist": 2,
+        "watchlist": 5,
         "cloned_plate": 1,
         "convoy": 1,
         "alarm_context": 1,
     }
-    watch = sorted((a for a in alerts if a.rule == "watchlist"), key=lambda a: a.late)
-    assert [a.plate_numbers for a in watch] == [[WATCHED], [WATCHED]]
-    assert [a.late for a in watch] == [False, True]
+    watch = sorted(
+        (a for a in alerts if a.rule == "watchlist" and a.plate_numbers == [WATCHED]),
+        key=lambda a: a.late,
+    )
+    assert [a.late for a in watch] == [False, True]  # the pass, and the late burst (flagged)
     assert watch[0].priority == 1
+    # The convoy target: one alert per pass (three devices), priority from its entry.
+    target = [a for a in alerts if a.rule == "watchlist" and a.plate_numbers == [CONVOY_TARGET]]
+    assert len({a.device_ids[0] for a in target}) == 3
+    assert {a.priority for a in target} == {2}
     (cloned,) = (a for a in alerts if a.rule == "cloned_plate")
     assert cloned.plate_numbers == ["沪E55555"]
     assert len(cloned.evidence) == 2
@@ -96,7 +109,26 @@ def test_alert_ids_do_not_depend_on_when_the_run_happens() -> None:
     first = {a.alert_id for a in _run() if isinstance(a, Alert)}
     second = {a.alert_id for a in _run() if isinstance(a, Alert)}
     assert first == second
-    assert len(first) == 5
+    assert len(first) == 8
+
+
+def test_every_pair_mode_finds_the_convoy_without_the_watchlist() -> None:
+    scenario = build(T0)
+    every_pair = RuleConfig(convoy_watchlisted_only=False)
+    alerts = [
+        r
+        for r in run_offline(scenario.events, every_pair, watchlist_from_entries([]), T0)
+        if isinstance(r, Alert)
+    ]
+    assert [sorted(a.plate_numbers) for a in alerts if a.rule == "convoy"] == [
+        ["沪F66666", "沪G77777"]
+    ]
+    restricted = [
+        r
+        for r in run_offline(scenario.events, RuleConfig(), watchlist_from_entries([]), T0)
+        if isinstance(r, Alert)
+    ]
+    assert not [a for a in restricted if a.rule == "convoy"]
 
 
 def test_a_lower_speed_limit_finds_more_cloned_plates() -> None:
@@ -132,7 +164,7 @@ def test_cli_prints_unique_events_and_alerts_as_json_lines(
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     alerts = [o for o in out if o["kind"] == "alert"]
     assert Counter(a["rule"] for a in alerts) == {
-        "watchlist": 2,
+        "watchlist": 5,
         "cloned_plate": 1,
         "convoy": 1,
         "alarm_context": 1,

@@ -1,0 +1,404 @@
+"""Dedup + correlation throughput and alert latency.
+
+1. The rules alone on one core (events/s), fed in batches as the stages feed them.
+2. A worker process through the real broker: canonical events produced up front, then timed
+   from the first to the last capture consumed (wall and worker CPU).
+3. Alert latency at a fixed offered rate: captures are sent on a schedule (event time = send
+   time), some of them watchlisted; latency is the alert's arrival at a subscriber minus the
+   capture's *intended* send time, so a stalled sender does not hide delay (no coordinated
+   omission).
+
+Traffic is a synthetic city: devices on a grid about 1 km apart, vehicles passing with one to
+three snapshots each, 10% vendor re-pushes, faces with tracks, a few alarms.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from streams.canonical import (
+    Alarm,
+    AlarmState,
+    AlarmType,
+    CanonicalEvent,
+    FaceCapture,
+    GeoPoint,
+    PlateCapture,
+    TimeProvenance,
+)
+from streams.correlate.config import RuleConfig
+from streams.correlate.pipeline import Correlator
+from streams.correlate.records import WatchlistEntry
+from streams.correlate.watchlist import Watchlist
+from streams.settings import Settings
+
+PROVINCES = "沪苏浙皖"
+LETTERS = "ABCDEFGHJK"
+
+
+@dataclass(frozen=True)
+class City:
+    devices: list[str]
+    positions: dict[str, GeoPoint]
+    plates: list[str]
+
+
+def make_city(devices: int = 400, vehicles: int = 50_000, seed: int = 7) -> City:
+    rng = random.Random(seed)  # noqa: S311 (synthetic traffic, not secrets)
+    side = max(1, int(devices**0.5))
+    ids = [f"310101000013200{i:05d}" for i in range(devices)]
+    positions = {
+        d: GeoPoint(lat=31.0 + (i // side) * 0.009, lon=121.2 + (i % side) * 0.0105)
+        for i, d in enumerate(ids)
+    }
+    plates = sorted(
+        {
+            rng.choice(PROVINCES) + rng.choice(LETTERS) + f"{rng.randrange(100_000):05d}"
+            for _ in range(vehicles)
+        }
+    )
+    return City(ids, positions, plates)
+
+
+def traffic(
+    city: City, count: int, start: datetime, rate: float, seed: int = 11
+) -> Iterator[CanonicalEvent]:
+    """``count`` captures in event-time order at ``rate`` per second of event time."""
+    rng = random.Random(seed)  # noqa: S311 (synthetic traffic, not secrets)
+    made = 0
+    step = 1.0 / rate
+    t = 0.0
+    n = 0
+    while made < count:
+        device = rng.choice(city.devices)
+        at = start + timedelta(seconds=t)
+        n += 1
+        roll = rng.random()
+        group: list[CanonicalEvent]
+        if roll < 0.001:
+            group = [_alarm(city, device, at, n)]
+        elif roll < 0.2:
+            group = [
+                _face(city, device, at + timedelta(seconds=k * 0.7), n, k, rng)
+                for k in range(rng.randint(1, 2))
+            ]
+        else:
+            plate = rng.choice(city.plates)
+            group = []
+            for k in range(rng.randint(1, 3)):
+                read = _plate(city, device, plate, at + timedelta(seconds=k * 0.6), n, k, rng)
+                group.append(read)
+                if rng.random() < 0.1:
+                    group.append(read)  # a vendor re-push
+        yield from group[: count - made]
+        made += len(group)
+        t += step * len(group)  # the offered rate counts every capture, re-pushes included
+
+
+def _common(city: City, device: str, at: datetime, event_id: str) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "source": "hikvision-isapi",
+        "device_id": device,
+        "captured_at": at,
+        "received_at": at + timedelta(milliseconds=300),
+        "time_source": TimeProvenance.SOURCE_OFFSET,
+        "position": city.positions[device],
+    }
+
+
+def _plate(
+    city: City, device: str, plate: str, at: datetime, n: int, k: int, rng: random.Random
+) -> PlateCapture:
+    return PlateCapture(
+        **_common(city, device, at, f"p{n}-{k}"),
+        plate_number=plate,
+        plate_raw=plate,
+        confidence=round(rng.uniform(0.6, 0.99), 2),
+    )
+
+
+def _face(city: City, device: str, at: datetime, n: int, k: int, rng: random.Random) -> FaceCapture:
+    return FaceCapture(
+        **_common(city, device, at, f"f{n}-{k}"),
+        track_id=str(n),
+        quality=round(rng.uniform(0.3, 0.95), 2),
+    )
+
+
+def _alarm(city: City, device: str, at: datetime, n: int) -> Alarm:
+    return Alarm(
+        **_common(city, device, at, f"a{n}"),
+        alarm_type=AlarmType.INTRUSION,
+        state=AlarmState.START,
+        vendor_event_type="fielddetection",
+    )
+
+
+def watchlist_for(city: City, size: int, created_at: datetime) -> list[WatchlistEntry]:
+    """Every 50th plate of the city (about 2% of passes hit), plus wildcard entries."""
+    entries = [
+        WatchlistEntry(
+            entry_id=f"bench-{i}",
+            target="plate",
+            pattern=plate,
+            priority=2,
+            reason="benchmark",
+            created_at=created_at,
+        )
+        for i, plate in enumerate(city.plates[::50][:size])
+    ]
+    entries += [
+        WatchlistEntry(
+            entry_id=f"bench-wild-{letter}",
+            target="plate",
+            pattern=f"皖{letter}9*",
+            priority=3,
+            reason="benchmark",
+            created_at=created_at,
+        )
+        for letter in LETTERS
+    ]
+    return entries
+
+
+def bench_rules(
+    events: list[CanonicalEvent], watchlist: Watchlist, batch: int = 2000
+) -> dict[str, Any]:
+    """The three rule parts chained in one process, fed in batches like the stages."""
+    correlator = Correlator(RuleConfig(), watchlist)
+    now = datetime.now(UTC)
+    outputs = 0
+    started = time.process_time()
+    for i in range(0, len(events), batch):
+        outputs += len(correlator.feed_batch(events[i : i + batch], now))
+    outputs += len(correlator.finish(now))
+    cpu = time.process_time() - started
+    return {
+        "events": len(events),
+        "cpu_seconds": round(cpu, 2),
+        "events_per_cpu_second": round(len(events) / cpu),
+        "outputs": outputs,
+        "duplicates_dropped": correlator.duplicates,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Through the broker
+
+
+def _bench_settings(settings: Settings) -> tuple[Settings, Path]:
+    run = uuid.uuid4().hex[:8]
+    state = Path(tempfile.mkdtemp(prefix="streams-bench-"))
+    return (
+        settings.model_copy(
+            update={
+                "topic_prefix": f"bench{run}.",
+                "app_id": f"bench-{run}",
+                "data_dir": state / "faust",
+                "warehouse_url": f"chdb://{state / 'warehouse'}",
+                "archive_raw": False,
+            }
+        ),
+        state,
+    )
+
+
+def _produce(settings: Settings, events: list[CanonicalEvent]) -> None:
+    from streams.codecs.avro import encode
+    from streams.publisher import Publisher
+    from streams.topics import ALARMS, FACE_CAPTURES, PLATE_CAPTURES
+
+    topics = {
+        "plate": settings.topic(PLATE_CAPTURES.name),
+        "face": settings.topic(FACE_CAPTURES.name),
+        "alarm": settings.topic(ALARMS.name),
+    }
+    publisher = Publisher(settings, **{"linger.ms": 20})
+    for event in events:
+        publisher.produce(topics[event.kind], encode(event), event.device_id.encode())
+    publisher.flush_sync(120)
+
+
+def _start_worker(settings: Settings, state: Path) -> subprocess.Popen[bytes]:
+    env = settings.environment(dict(os.environ))
+    with (state / "worker.log").open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streams", "worker"], env=env, stdout=out, stderr=out
+        )
+
+
+def _counters(settings: Settings) -> dict[str, dict[str, int]] | None:
+    import json
+    import urllib.request
+
+    url = f"http://{settings.web_host}:{settings.web_port}/stats"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            counters: dict[str, dict[str, int]] = json.loads(response.read())["counters"]
+            return counters
+    except OSError:
+        return None
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_worker(
+    settings: Settings, events: list[CanonicalEvent], watchlist: list[WatchlistEntry]
+) -> dict[str, Any]:
+    """Produce the events up front, then time a fresh worker consuming them."""
+    from streams.kafka_admin import ensure_topics
+    from streams.watchlist_topic import publish_entries
+
+    settings, state = _bench_settings(settings)
+    ensure_topics(settings)
+    publish_entries(settings, watchlist)
+    _produce(settings, events)
+    worker = _start_worker(settings, state)
+    first = last = cpu_first = 0.0
+    done = False
+    try:
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline and worker.poll() is None:
+            counters = _counters(settings)
+            seen = sum((counters or {}).get("streams_captures_in_total", {}).values())
+            now = time.monotonic()
+            if seen and not first:
+                first, cpu_first = now, _cpu_seconds(worker.pid)
+            if seen >= len(events):
+                last, done = now, True
+                cpu_last = _cpu_seconds(worker.pid)
+                break
+            time.sleep(0.1)
+    finally:
+        worker.terminate()
+        worker.wait(60)
+    if not done:
+        tail = (state / "worker.log").read_text(errors="replace").splitlines()[-10:]
+        raise RuntimeError("the worker did not consume the benchmark events:\n" + "\n".join(tail))
+    wall = last - first
+    cpu = cpu_last - cpu_first
+    return {
+        "events": len(events),
+        "wall_seconds": round(wall, 2),
+        "events_per_second": round(len(events) / wall) if wall else None,
+        "worker_cpu_seconds": round(cpu, 2),
+        "events_per_worker_cpu_second": round(len(events) / cpu) if cpu else None,
+    }
+
+
+def bench_latency(
+    settings: Settings, city: City, rate: float, seconds: float, watchlist: list[WatchlistEntry]
+) -> dict[str, Any]:
+    """Captures at ``rate``/s for ``seconds`` against a running worker; watchlist alert latency."""
+    from confluent_kafka import Consumer
+
+    from streams.codecs.avro import decode, encode
+    from streams.correlate.records import Alert
+    from streams.kafka_admin import LIBRDKAFKA_LOGGER, ensure_topics
+    from streams.publisher import Publisher
+    from streams.topics import ALARMS, ALERTS, FACE_CAPTURES, PLATE_CAPTURES
+    from streams.watchlist_topic import publish_entries
+
+    settings, state = _bench_settings(settings)
+    ensure_topics(settings)
+    publish_entries(settings, watchlist)
+    worker = _start_worker(settings, state)
+    try:
+        deadline = time.monotonic() + 120
+        while _counters(settings) is None or _ready(settings) is False:
+            if time.monotonic() > deadline or worker.poll() is not None:
+                raise RuntimeError("the worker did not start")
+            time.sleep(0.3)
+        count = int(rate * seconds)
+        begin = datetime.now(UTC) + timedelta(seconds=3)
+        events = list(traffic(city, count, begin, rate))
+        topics = {
+            "plate": settings.topic(PLATE_CAPTURES.name),
+            "face": settings.topic(FACE_CAPTURES.name),
+            "alarm": settings.topic(ALARMS.name),
+        }
+        encoded = [(topics[e.kind], encode(e), e.device_id.encode(), e) for e in events]
+        intended: dict[str, float] = {}
+        arrivals: dict[str, float] = {}
+        stop = threading.Event()
+
+        def subscribe() -> None:
+            consumer = Consumer(
+                {
+                    "bootstrap.servers": settings.kafka_bootstrap_servers,
+                    "group.id": f"bench-alerts-{uuid.uuid4().hex[:8]}",
+                    "auto.offset.reset": "earliest",
+                    "logger": LIBRDKAFKA_LOGGER,
+                }
+            )
+            consumer.subscribe([settings.topic(ALERTS.name)])
+            while not stop.is_set():
+                message = consumer.poll(0.05)
+                if message is None or message.error() is not None:
+                    continue
+                arrived = time.time()
+                alert = decode(message.value() or b"")
+                if isinstance(alert, Alert) and alert.rule == "watchlist":
+                    for event_id in alert.event_ids:
+                        arrivals.setdefault(event_id, arrived)
+            consumer.close()
+
+        reader = threading.Thread(target=subscribe, daemon=True)
+        reader.start()
+        publisher = Publisher(settings, **{"linger.ms": 1})
+        for topic, value, key, event in encoded:
+            due = event.captured_at.timestamp()
+            wait = due - time.time()
+            if wait > 0:
+                time.sleep(wait)
+            intended.setdefault(event.event_id, due)
+            publisher.produce(topic, value, key)
+        publisher.flush_sync(60)
+        time.sleep(5)  # the last alerts
+        stop.set()
+        reader.join(10)
+    finally:
+        worker.terminate()
+        worker.wait(60)
+    latencies = sorted((arrivals[e] - intended[e]) * 1000 for e in arrivals if e in intended)
+    return {
+        "offered_rate": rate,
+        "seconds": seconds,
+        "alerts": len(latencies),
+        "p50_ms": _percentile(latencies, 0.50),
+        "p99_ms": _percentile(latencies, 0.99),
+        "max_ms": round(latencies[-1], 1) if latencies else None,
+    }
+
+
+def _ready(settings: Settings) -> bool:
+    import urllib.request
+
+    url = f"http://{settings.web_host}:{settings.web_port}/readyz"
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return round(values[min(len(values) - 1, int(q * len(values)))], 1)
