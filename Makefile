@@ -36,6 +36,9 @@ test: install ## run unit and integration tests (starts and stops its own Kafka 
 bench-normalize: install ## normalize throughput: adapters per source, and the agent through Kafka
 	$(BIN)/streams bench normalize
 
+bench-correlate: install ## dedup+correlation throughput (rules, worker through Kafka) and alert latency
+	$(BIN)/streams bench correlate
+
 lint: install ## ruff
 	$(BIN)/ruff check streams tests loadtest
 	$(BIN)/ruff format --check streams tests loadtest
@@ -57,4 +60,4 @@ clean: ## stop local services and remove .local/ (data, logs)
 	-test -x $(BIN)/streams && $(BIN)/streams dev kafka down
 	rm -rf .local
 
-.PHONY: help install demo test bench-normalize lint format typecheck kafka-up kafka-down clean
+.PHONY: help install demo test bench-normalize bench-correlate lint format typecheck kafka-up kafka-down clean

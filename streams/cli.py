@@ -172,6 +172,29 @@ def cmd_watchlist(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    if args.what == "correlate":
+        from streams.bench.correlate import run_bench
+
+        broker = _local_kafka(settings)
+        started = broker.up() if args.events else False
+        try:
+            if args.events:
+                settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
+            return run_bench(
+                settings,
+                events=args.events,
+                pure_events=args.pure_events,
+                rate=args.rate,
+                seconds=args.latency_seconds,
+                as_json=args.json,
+            )
+        finally:
+            if started:
+                broker.down()
+    return _bench_normalize(args, settings)
+
+
+def _bench_normalize(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
     from streams.bench.normalize import bench_adapters, bench_agent, load_payloads
@@ -345,7 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
     watch.set_defaults(handler=cmd_watchlist)
 
     bench = sub.add_parser("bench", help="benchmarks that print numbers")
-    bench.add_argument("what", choices=["normalize"])
+    bench.add_argument(
+        "what",
+        choices=["normalize", "correlate"],
+        help="normalize: adapters and the normalize stage; correlate: dedup and correlation "
+        "rules, their stages through Kafka, and alert latency",
+    )
     bench.add_argument("--seconds", type=float, default=2.0, help="CPU seconds per adapter")
     bench.add_argument(
         "--agent-payloads",
@@ -355,6 +383,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--payloads", type=Path, help="folder with one folder of payloads per source"
+    )
+    bench.add_argument(
+        "--events", type=int, default=100_000, help="correlate: captures through the worker"
+    )
+    bench.add_argument(
+        "--pure-events", type=int, default=100_000, help="correlate: captures for the rules alone"
+    )
+    bench.add_argument(
+        "--rate", type=float, default=10_000, help="correlate: offered captures/s for latency"
+    )
+    bench.add_argument(
+        "--latency-seconds", type=float, default=20, help="correlate: length of the latency run"
     )
     bench.add_argument("--json", action="store_true", help="also print the numbers as JSON")
     bench.set_defaults(handler=cmd_bench)

@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     warehouse_database: str = Field("streams", description="Database for the embedded warehouse.")
 
     # Sink
+    stage_batch_size: int = Field(
+        5000, ge=1, description="Messages per batch at most, on the path to alerts."
+    )
+    stage_batch_wait_seconds: float = Field(
+        0.05, gt=0, description="Longest wait gathering a batch, on the path to alerts."
+    )
+    stage_checkpoint_seconds: float = Field(
+        1.0, ge=0, description="How often stages on the path to alerts commit (and save state)."
+    )
     sink_batch_size: int = Field(20_000, ge=1, description="Rows per warehouse insert at most.")
     sink_flush_seconds: float = Field(1.0, gt=0, description="Longest wait before an insert.")
     sink_retry_initial_seconds: float = Field(0.2, gt=0, description="First retry backoff.")

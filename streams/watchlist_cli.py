@@ -16,16 +16,58 @@ from streams.settings import Settings
 from streams.watchlist_topic import publish_entries, read_watchlist, remove_entries
 
 
-def _expiry(expires: str | None, days: float | None, now: datetime) -> datetime | None:
-    if expires is not None:
-        try:
-            when = datetime.fromisoformat(expires.replace("Z", "+00:00"))
-        except ValueError:
-            raise UserError(f"--expires {expires!r} is not an ISO 8601 time") from None
-        if when.tzinfo is None:
-            raise UserError("--expires needs a zone, e.g. 2026-12-31T00:00:00Z")
-        return when.astimezone(UTC)
-    return None if days is None else now + timedelta(days=days)
+def parse_time(text: str, what: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not an ISO 8601 time") from None
+    if when.tzinfo is None:
+        raise ValueError(f"{what} needs a zone, e.g. 2026-12-31T00:00:00Z")
+    return when.astimezone(UTC)
+
+
+def build_entry(
+    *,
+    plate: str | None,
+    embedding: list[float] | None,
+    threshold: float | None,
+    priority: int,
+    reason: str,
+    case: str | None,
+    expires_at: datetime | None,
+    entry_id: str | None,
+    created_by: str | None,
+    now: datetime,
+) -> WatchlistEntry:
+    """A checked entry; ValueError says what is wrong (the CLI and the HTTP API share it)."""
+    if (plate is None) == (embedding is None):
+        raise ValueError("give exactly one of a plate pattern or a face embedding")
+    if priority < 1:
+        raise ValueError("priority must be 1 (most urgent) or more")
+    if not reason.strip():
+        raise ValueError("a reason is required: say why the target is watched")
+    if plate is not None:
+        compile_plate_pattern(plate)
+        target = WatchTarget.PLATE
+    else:
+        if not embedding:
+            raise ValueError("the face embedding is empty")
+        if threshold is None or not 0 < threshold <= 1:
+            raise ValueError("a face entry needs a threshold in (0, 1]")
+        target = WatchTarget.FACE
+    return WatchlistEntry(
+        entry_id=entry_id or digest_id("watchlist-entry", target, plate or "", now.isoformat()),
+        target=target,
+        pattern=plate.upper() if plate else None,
+        embedding=embedding,
+        threshold=threshold if embedding is not None else None,
+        priority=priority,
+        reason=reason,
+        case_ref=case,
+        created_by=created_by,
+        created_at=now,
+        expires_at=expires_at,
+    )
 
 
 def _embedding(path: Path) -> list[float]:
@@ -54,38 +96,24 @@ def add_entry(
     entry_id: str | None,
 ) -> int:
     now = datetime.now(UTC)
-    if (plate is None) == (embedding_file is None):
-        raise UserError("give exactly one of --plate PATTERN or --face-embedding FILE")
-    if priority < 1:
-        raise UserError("--priority must be 1 (most urgent) or more")
-    if not reason.strip():
-        raise UserError("--reason is required: say why the target is watched")
-    embedding = None
-    if plate is not None:
-        try:
-            compile_plate_pattern(plate)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        target = WatchTarget.PLATE
-    else:
-        assert embedding_file is not None
-        embedding = _embedding(embedding_file)
-        if threshold is None or not 0 < threshold <= 1:
-            raise UserError("a face entry needs --threshold in (0, 1]")
-        target = WatchTarget.FACE
-    entry = WatchlistEntry(
-        entry_id=entry_id or digest_id("watchlist-entry", target, plate or "", now.isoformat()),
-        target=target,
-        pattern=plate.upper() if plate else None,
-        embedding=embedding,
-        threshold=threshold if embedding is not None else None,
-        priority=priority,
-        reason=reason,
-        case_ref=case,
-        created_by=getpass.getuser(),
-        created_at=now,
-        expires_at=_expiry(expires, days, now),
-    )
+    try:
+        expires_at = parse_time(expires, "--expires") if expires is not None else None
+        if expires_at is None and days is not None:
+            expires_at = now + timedelta(days=days)
+        entry = build_entry(
+            plate=plate,
+            embedding=_embedding(embedding_file) if embedding_file is not None else None,
+            threshold=threshold,
+            priority=priority,
+            reason=reason,
+            case=case,
+            expires_at=expires_at,
+            entry_id=entry_id,
+            created_by=getpass.getuser(),
+            now=now,
+        )
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     existing_topics(settings)
     publish_entries(settings, [entry])
     print(f"added {entry.entry_id}: {entry.target} {entry.pattern or '(embedding)'}")

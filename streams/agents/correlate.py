@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from streams import topics
 from streams.agents.changelog import Changelog, PartitionedRules
+from streams.canonical import Alarm, FaceCapture, PlateCapture
 from streams.codecs import avro
 from streams.codecs.wire import WireFormat
 from streams.correlate.pipeline import AreaRules, DeviceRules, Outputs, PlateRules
@@ -48,13 +49,18 @@ class RuleStage(Generic[P]):
         settings: Settings,
         publisher: Publisher,
         wire: WireFormat,
+        inputs: Sequence[TopicSpec],
         changelog: TopicSpec,
         make: Callable[[], P],
         rules_of: Callable[[P], Iterable[Stateful]],
     ) -> None:
+        self.topics = [settings.topic(spec.name) for spec in inputs]
         self.settings = settings
         self.publisher = publisher
         self.wire = wire
+        self.batch_size = settings.stage_batch_size
+        self.batch_wait = settings.stage_batch_wait_seconds
+        self.checkpoint_seconds = settings.stage_checkpoint_seconds
         self.parts = PartitionedRules(
             Changelog(settings, settings.topic(changelog.name), publisher), make, rules_of
         )
@@ -75,6 +81,33 @@ class RuleStage(Generic[P]):
 
     def revoke(self, partitions: list[int]) -> None:
         self.parts.revoke(partitions)
+
+    def at_end(self, topic: str, partition: int) -> None:
+        return None
+
+    def take(self, message: Any, record: BaseModel, now: datetime, out: Outputs) -> None:
+        """Hand one decoded record to the rules of its partition."""
+        raise NotImplementedError
+
+    def close(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
+        """After a batch (``clock`` None) or when idle (``clock``: the wall clock)."""
+        raise NotImplementedError
+
+    def process(self, messages: Sequence[Any]) -> None:
+        now = datetime.now(UTC)
+        out = Outputs()
+        for message in messages:
+            record = self.decode(message)
+            if record is not None:
+                self.take(message, record, now, out)
+        self.close(now, None, out)
+        self.emit(out)
+
+    def idle(self) -> None:
+        now = datetime.now(UTC)
+        out = Outputs()
+        self.close(now, now, out)
+        self.emit(out)
 
     def decode(self, message: Any) -> BaseModel | None:
         """The record of a message, or None after dead-lettering what cannot be read."""
@@ -102,9 +135,15 @@ class RuleStage(Generic[P]):
 
     def emit(self, out: Outputs) -> None:
         produce, encode = self.publisher.produce, self.wire.encode
+        # A unique event also goes to the repartition topics: encode it once when the
+        # public topics use single-object encoding too.
+        internal: dict[int, bytes] = {}
         for event in out.unique:
             topic = self.unique_topic[event.kind]
-            produce(topic, encode(event, topic), event.device_id.encode())
+            value = encode(event, topic)
+            if self.wire.registry_url is None:
+                internal[id(event)] = value
+            produce(topic, value, event.device_id.encode())
             COUNTERS.add(Metric.UNIQUE_EVENTS_OUT, event.kind)
         for alert in out.alerts:
             produce(self.alerts_topic, encode(alert, self.alerts_topic), alert.subject.encode())
@@ -118,9 +157,11 @@ class RuleStage(Generic[P]):
         # single-object encoded (a registry subject per topic would hold one type only).
         for record in out.by_plate:
             key = record.subject if isinstance(record, Correlation) else record.plate_number
-            produce(self.by_plate_topic, avro.encode(record), str(key).encode())
+            value = internal.get(id(record)) or avro.encode(record)
+            produce(self.by_plate_topic, value, str(key).encode())
         for event in out.area:
-            produce(self.area_topic, avro.encode(event), event.device_id.encode())
+            value = internal.get(id(event)) or avro.encode(event)
+            produce(self.area_topic, value, event.device_id.encode())
         if out.duplicates:
             COUNTERS.add(Metric.DUPLICATES_DROPPED, "exact", out.duplicates)
         if out.late:
@@ -138,6 +179,49 @@ class RuleStage(Generic[P]):
         return None
 
 
+class InputClock:
+    """Stream time of a partition fed by several topics (plates, faces, alarms of the same
+    devices). Read at different paces (catching up after an outage, one topic may be drained
+    first), a topic's newest received_at runs ahead of the others'. Stream time is the newest
+    received_at of the slowest topic that still has records to deliver; a topic read to its
+    end holds nothing back. Until every topic has delivered or reported its end, time stands.
+    """
+
+    def __init__(self) -> None:
+        self.newest: dict[tuple[str, int], datetime] = {}
+        self.ended: set[tuple[str, int]] = set()
+
+    def seen(self, topic: str, partition: int, received_at: datetime) -> None:
+        key = (topic, partition)
+        self.ended.discard(key)
+        newest = self.newest.get(key)
+        if newest is None or received_at > newest:
+            self.newest[key] = received_at
+
+    def at_end(self, topic: str, partition: int) -> None:
+        self.ended.add((topic, partition))
+
+    def forget(self, partitions: list[int]) -> None:
+        for key in [k for k in self.newest if k[1] in partitions]:
+            del self.newest[key]
+        self.ended -= {k for k in self.ended if k[1] in partitions}
+
+    def stream_time(self, partition: int, topics: Sequence[str]) -> datetime | None:
+        pending: list[datetime] = []
+        newest: datetime | None = None
+        for topic in topics:
+            key = (topic, partition)
+            at = self.newest.get(key)
+            if key in self.ended:
+                if at is not None and (newest is None or at > newest):
+                    newest = at
+                continue
+            if at is None:
+                return None  # not heard from yet: it may hold older records
+            pending.append(at)
+        return min(pending) if pending else newest
+
+
 class DedupStage(RuleStage[DeviceRules]):
     name = "dedup"
 
@@ -148,16 +232,12 @@ class DedupStage(RuleStage[DeviceRules]):
             settings,
             publisher,
             wire,
+            [topics.PLATE_CAPTURES, topics.FACE_CAPTURES, topics.ALARMS],
             topics.DEDUP_CHANGELOG,
-            lambda: DeviceRules(config, self.watchlist),
+            lambda: DeviceRules(config, self.watchlist, follow_events=False),
             DeviceRules.rules,
         )
-        t = settings.topic
-        self.topics = [
-            t(topics.PLATE_CAPTURES.name),
-            t(topics.FACE_CAPTURES.name),
-            t(topics.ALARMS.name),
-        ]
+        self.clock = InputClock()
         self.follower: WatchlistFollower | None = None
 
     def assign(self, partitions: list[int]) -> None:
@@ -166,29 +246,32 @@ class DedupStage(RuleStage[DeviceRules]):
             self.follower.catch_up()
         super().assign(partitions)
 
-    def process(self, messages: Sequence[Any]) -> None:
-        if self.follower is not None:
-            self.follower.poll()
-        now = datetime.now(UTC)
-        out = Outputs()
-        COUNTERS.add(Metric.CAPTURES_IN, "", len(messages))
-        for message in messages:
-            event = self.decode(message)
-            if event is None:
-                continue
-            self.parts.get(message.partition()).on_event(event, now, out)  # type: ignore[arg-type]
-        for part in self.parts.items().values():
-            part.advance(now, out=out)
-        self.emit(out)
+    def revoke(self, partitions: list[int]) -> None:
+        super().revoke(partitions)
+        self.clock.forget(partitions)
 
-    def idle(self) -> None:
+    def at_end(self, topic: str, partition: int) -> None:
+        self.clock.at_end(topic, partition)
+
+    def process(self, messages: Sequence[Any]) -> None:
+        COUNTERS.add(Metric.CAPTURES_IN, "", len(messages))
+        super().process(messages)
+
+    def take(self, message: Any, record: BaseModel, now: datetime, out: Outputs) -> None:
+        if not isinstance(record, PlateCapture | FaceCapture | Alarm):
+            return
+        partition = message.partition()
+        self.clock.seen(message.topic(), partition, record.received_at)
+        self.parts.get(partition).on_event(record, now, out)
+
+    def close(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
         if self.follower is not None:
             self.follower.poll()
-        now = datetime.now(UTC)
-        out = Outputs()
-        for part in self.parts.items().values():
-            part.advance(now, clock=now, out=out)
-        self.emit(out)
+        for partition, part in self.parts.items().items():
+            inputs = self.clock.stream_time(partition, self.topics)
+            if clock is not None:  # idle: every input is read to its end
+                inputs = clock if inputs is None else max(inputs, clock)
+            part.advance(now, clock=inputs, out=out)
 
 
 class PlatesStage(RuleStage[PlateRules]):
@@ -200,25 +283,18 @@ class PlatesStage(RuleStage[PlateRules]):
             settings,
             publisher,
             wire,
+            [topics.PLATE_SIGHTINGS_BY_PLATE],
             topics.PLATES_CHANGELOG,
             lambda: PlateRules(config),
             PlateRules.rules,
         )
-        self.topics = [settings.topic(topics.PLATE_SIGHTINGS_BY_PLATE.name)]
 
-    def process(self, messages: Sequence[Any]) -> None:
-        now = datetime.now(UTC)
-        out = Outputs()
-        for message in messages:
-            record = self.decode(message)
-            if record is not None:
-                self.parts.get(message.partition()).on_record(record, now, out)
+    def take(self, message: Any, record: BaseModel, now: datetime, out: Outputs) -> None:
+        self.parts.get(message.partition()).on_record(record, now, out)
+
+    def close(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
         for part in self.parts.items().values():
             part.expire()
-        self.emit(out)
-
-    def idle(self) -> None:
-        return None
 
 
 class AreaStage(RuleStage[AreaRules]):
@@ -230,26 +306,16 @@ class AreaStage(RuleStage[AreaRules]):
             settings,
             publisher,
             wire,
+            [topics.AREA],
             topics.AREA_CHANGELOG,
             lambda: AreaRules(config),
             AreaRules.rules,
         )
-        self.topics = [settings.topic(topics.AREA.name)]
 
-    def process(self, messages: Sequence[Any]) -> None:
-        now = datetime.now(UTC)
-        out = Outputs()
-        for message in messages:
-            event = self.decode(message)
-            if event is not None:
-                self.parts.get(message.partition()).on_event(event)  # type: ignore[arg-type]
-        for part in self.parts.items().values():
-            out.alerts += part.advance(now)
-        self.emit(out)
+    def take(self, message: Any, record: BaseModel, now: datetime, out: Outputs) -> None:
+        if isinstance(record, PlateCapture | FaceCapture | Alarm):
+            self.parts.get(message.partition()).on_event(record)
 
-    def idle(self) -> None:
-        now = datetime.now(UTC)
-        out = Outputs()
+    def close(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
         for part in self.parts.items().values():
-            out.alerts += part.advance(now, clock=now)
-        self.emit(out)
+            out.alerts += part.advance(now, clock=clock)

@@ -63,6 +63,9 @@ class NormalizeStage:
         self.broken: str | None = None
         self.source_by_topic = {settings.topic(s.name): src for src, s in topics.RAW.items()}
         self.topics: Sequence[str] = sorted(self.source_by_topic)
+        self.batch_size = settings.stage_batch_size
+        self.batch_wait = settings.stage_batch_wait_seconds
+        self.checkpoint_seconds = settings.stage_checkpoint_seconds
         self.output = {
             "plate": settings.topic(topics.PLATE_CAPTURES.name),
             "face": settings.topic(topics.FACE_CAPTURES.name),

@@ -41,6 +41,9 @@ class RawArchiveStage:
         self.backoff = Backoff(settings.sink_retry_initial_seconds, settings.sink_retry_max_seconds)
         self.source_by_topic = {settings.topic(spec.name): s for s, spec in RAW.items()}
         self.topics: Sequence[str] = sorted(self.source_by_topic)
+        self.batch_size = settings.sink_batch_size
+        self.batch_wait = settings.sink_flush_seconds
+        self.checkpoint_seconds = 0.0
         self._rows: list[dict[str, Any]] = []
         self._token = ""
 

@@ -4,11 +4,14 @@ faust's own consumer path moves about two thousand messages a second on one of o
 floor, measured with an agent that does nothing; see docs/benchmarks.md), while librdkafka moves
 over a hundred thousand. So each stage is a plain loop in its own thread:
 
-    consume a batch -> stage.process(batch) -> stage.flush() -> commit exactly that batch
+    consume a batch -> stage.process(batch) -> ... -> stage.flush() -> commit what was processed
 
+Batches are small and quick on the path to alerts; checkpoints (``flush`` then commit) come at
+most every ``checkpoint_seconds`` of the stage, after every batch for warehouse sinks.
 ``flush`` makes the stage's outputs durable (producer acknowledged by the broker, or warehouse
-insert succeeded) before the offsets are committed: delivery is at-least-once and nothing is
-committed past unfinished work. A stage that raises stops the worker (no commit for that batch).
+insert succeeded, and a stateful stage's change log written) before the offsets are committed:
+delivery is at-least-once and nothing is committed past unfinished work. A stage that raises
+stops the worker (no commit for what it had not made durable).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -34,6 +38,13 @@ class Stage(Protocol):
 
     name: str
     topics: Sequence[str]
+    # A batch is at most ``batch_size`` messages, gathered for at most ``batch_wait`` seconds:
+    # large and slow for warehouse sinks, small and quick on the path to alerts.
+    batch_size: int
+    batch_wait: float
+    # Outputs are made durable and offsets committed at most this often (0: after every
+    # batch). Between checkpoints a crash redelivers input: at-least-once, ids absorb repeats.
+    checkpoint_seconds: float
 
     def process(self, messages: Sequence[Any]) -> None:
         """Handle a batch (produce outputs, prepare rows). Raise only for a bug or a stop."""
@@ -59,6 +70,9 @@ class StatefulStage(Stage, Protocol):
     def idle(self) -> None:
         """No input arrived within the poll timeout: advance windows with the clock."""
 
+    def at_end(self, topic: str, partition: int) -> None:
+        """The stage has read everything on this input partition for now."""
+
 
 class StageRunner(threading.Thread):
     def __init__(
@@ -70,7 +84,9 @@ class StageRunner(threading.Thread):
         self.on_fatal = on_fatal
         self.stopping = threading.Event()
         self.ready = threading.Event()
-        self.batches = 0
+        self.batches = 0  # checkpoints that committed offsets
+        self.pending: dict[tuple[str, int], int] = {}  # highest processed offset, uncommitted
+        self.checkpointed = time.monotonic()
 
     def _consumer(self) -> Consumer:
         return Consumer(
@@ -80,6 +96,13 @@ class StageRunner(threading.Thread):
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "max.poll.interval.ms": 600_000,  # a batch waits for a warehouse outage this long
+                # The broker answers a fetch at once when data is there, else within the
+                # stage's batch wait (its default of 500 ms would sit on the path to alerts).
+                "fetch.wait.max.ms": max(10, int(self.stage.batch_wait * 1000)),
+                # A crashed worker's partitions move to the others after this long.
+                "session.timeout.ms": 10_000,
+                # Stateful stages hold stream time to inputs that still have records to deliver.
+                "enable.partition.eof": isinstance(self.stage, StatefulStage),
                 "logger": LIBRDKAFKA_LOGGER,
             }
         )
@@ -92,6 +115,7 @@ class StageRunner(threading.Thread):
             )
             while not self.stopping.is_set():
                 self._one_batch(consumer)
+            self._checkpoint(consumer)  # a clean stop leaves nothing to redeliver
         except Stopped:
             log.info(
                 "stage %s stopped before its last batch was durable; it will be redelivered",
@@ -108,32 +132,57 @@ class StageRunner(threading.Thread):
             self.stage.assign(sorted({tp.partition for tp in partitions}))
         self.ready.set()
 
-    def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Every batch is committed before the next poll, so nothing is in flight here.
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Make what was processed durable and committed before another worker takes over.
+        try:
+            self._checkpoint(consumer)
+        except Stopped:  # stopping during an outage: nothing committed, all redelivered
+            self.pending.clear()
         if isinstance(self.stage, StatefulStage):
             self.stage.revoke(sorted({tp.partition for tp in partitions}))
 
     def _one_batch(self, consumer: Consumer) -> None:
-        messages = consumer.consume(
-            self.settings.sink_batch_size, timeout=self.settings.sink_flush_seconds
-        )
+        messages = consumer.consume(self.stage.batch_size, timeout=self.stage.batch_wait)
         good = []
+        ends = []
         for message in messages:
             error = message.error()
             if error is None:
                 good.append(message)
-            elif error.code() != KafkaError._PARTITION_EOF:
+            elif error.code() == KafkaError._PARTITION_EOF:
+                ends.append((message.topic() or "", message.partition() or 0))
+            else:
                 log.warning("stage %s: consumer error %s", self.stage.name, error)
-        if not good:
-            if isinstance(self.stage, StatefulStage):
+        if good:
+            self.ready.set()
+            self.stage.process(good)
+            pending = self.pending
+            for message in good:
+                key = (message.topic() or "", message.partition() or 0)
+                offset = message.offset() or 0
+                if offset > pending.get(key, -1):
+                    pending[key] = offset
+        if isinstance(self.stage, StatefulStage):
+            # A partition's end comes after the messages read before it.
+            for topic, partition in ends:
+                self.stage.at_end(topic, partition)
+            if not good:
                 self.stage.idle()
-                self.stage.flush(self.stopping)
-            return
-        self.ready.set()
-        self.stage.process(good)
+        if time.monotonic() - self.checkpointed >= self.stage.checkpoint_seconds and (
+            self.pending or isinstance(self.stage, StatefulStage)
+        ):
+            self._checkpoint(consumer)
+
+    def _checkpoint(self, consumer: Consumer) -> None:
+        """Outputs (and state) durable, then the offsets of everything processed committed."""
         self.stage.flush(self.stopping)
+        self.checkpointed = time.monotonic()
+        if not self.pending:
+            return
+        offsets = [TopicPartition(t, p, o + 1) for (t, p), o in sorted(self.pending.items())]
+        self.pending.clear()
         try:
-            consumer.commit(offsets=next_offsets(good), asynchronous=False)
+            consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
             # Typically a rebalance took the partitions away: the new owner re-reads them.
             log.warning(
@@ -144,16 +193,6 @@ class StageRunner(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
-
-
-def next_offsets(messages: Sequence[Any]) -> list[TopicPartition]:
-    """The offsets to commit after a batch: one past the highest offset per partition."""
-    highest: dict[tuple[str, int], int] = {}
-    for message in messages:
-        key = (message.topic(), message.partition())
-        if message.offset() >= highest.get(key, -1):
-            highest[key] = message.offset()
-    return [TopicPartition(t, p, o + 1) for (t, p), o in sorted(highest.items())]
 
 
 class StageService(mode.Service):

@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from streams.bench.normalize import process_cpu_seconds
 from streams.canonical import (
     Alarm,
     AlarmState,
@@ -41,7 +42,7 @@ from streams.canonical import (
 from streams.correlate.config import RuleConfig
 from streams.correlate.pipeline import Correlator
 from streams.correlate.records import WatchlistEntry
-from streams.correlate.watchlist import Watchlist
+from streams.correlate.watchlist import Watchlist, watchlist_from_entries
 from streams.settings import Settings
 
 PROVINCES = "沪苏浙皖"
@@ -175,10 +176,13 @@ def watchlist_for(city: City, size: int, created_at: datetime) -> list[Watchlist
 
 
 def bench_rules(
-    events: list[CanonicalEvent], watchlist: Watchlist, batch: int = 2000
+    events: list[CanonicalEvent],
+    watchlist: Watchlist,
+    batch: int = 2000,
+    config: RuleConfig | None = None,
 ) -> dict[str, Any]:
     """The three rule parts chained in one process, fed in batches like the stages."""
-    correlator = Correlator(RuleConfig(), watchlist)
+    correlator = Correlator(config or RuleConfig(), watchlist)
     now = datetime.now(UTC)
     outputs = 0
     started = time.process_time()
@@ -253,11 +257,6 @@ def _counters(settings: Settings) -> dict[str, dict[str, int]] | None:
         return None
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def bench_worker(
     settings: Settings, events: list[CanonicalEvent], watchlist: list[WatchlistEntry]
 ) -> dict[str, Any]:
@@ -279,10 +278,10 @@ def bench_worker(
             seen = sum((counters or {}).get("streams_captures_in_total", {}).values())
             now = time.monotonic()
             if seen and not first:
-                first, cpu_first = now, _cpu_seconds(worker.pid)
+                first, cpu_first = now, process_cpu_seconds(worker.pid)
             if seen >= len(events):
                 last, done = now, True
-                cpu_last = _cpu_seconds(worker.pid)
+                cpu_last = process_cpu_seconds(worker.pid)
                 break
             time.sleep(0.1)
     finally:
@@ -402,3 +401,57 @@ def _percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     return round(values[min(len(values) - 1, int(q * len(values)))], 1)
+
+
+def run_bench(
+    settings: Settings,
+    *,
+    events: int,
+    pure_events: int,
+    rate: float,
+    seconds: float,
+    as_json: bool,
+) -> int:
+    """``streams bench correlate``: print the three measurements (and JSON if asked)."""
+    import json
+
+    # Rush-hour density: 0.6 captures/s per device (a tier-2 city's 10x peak).
+    city = make_city(devices=4000)
+    start = datetime.now(UTC)
+    entries = watchlist_for(city, 1000, start - timedelta(days=1))
+    report: dict[str, Any] = {"devices": len(city.devices), "watchlist_entries": len(entries)}
+    print(f"synthetic city: {len(city.devices)} devices, {len(city.plates)} plates", flush=True)
+    if pure_events:
+        stream = list(traffic(city, pure_events, start, 2400))
+        for label, only in (("watchlisted_only", True), ("every_pair", False)):
+            numbers = bench_rules(
+                stream,
+                watchlist_from_entries(entries),
+                config=RuleConfig(convoy_watchlisted_only=only),
+            )
+            report[f"rules_{label}"] = numbers
+            print(
+                f"rules alone, one core, convoy {label.replace('_', ' ')}: "
+                f"{numbers['events_per_cpu_second']} events/s",
+                flush=True,
+            )
+    if events:
+        stream = list(traffic(city, events, start, 2400))
+        numbers = bench_worker(settings, stream, entries)
+        report["worker"] = numbers
+        print(
+            f"worker through Kafka ({events} captures): {numbers['events_per_second']} events/s "
+            f"wall, {numbers['events_per_worker_cpu_second']} per worker CPU-second",
+            flush=True,
+        )
+        latency = bench_latency(settings, city, rate, seconds, entries)
+        report["latency"] = latency
+        print(
+            f"watchlist alert latency at {rate:g} captures/s offered: p50 {latency['p50_ms']} ms, "
+            f"p99 {latency['p99_ms']} ms, max {latency['max_ms']} ms "
+            f"({latency['alerts']} alerts)",
+            flush=True,
+        )
+    if as_json:
+        print(json.dumps(report, indent=2))
+    return 0

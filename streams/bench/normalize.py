@@ -93,7 +93,7 @@ def bench_adapters(payloads: dict[str, list[Payload]], seconds: float = 2.0) -> 
     return results
 
 
-def _cpu_seconds(pid: int) -> float:
+def process_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -158,7 +158,7 @@ def bench_agent(
     url = f"http://{settings.web_host}:{settings.web_port}/stats"
     try:
         first, last, cpu_first, done = _watch(worker, url, count)
-        cpu_last = _cpu_seconds(worker.pid)
+        cpu_last = process_cpu_seconds(worker.pid)
     finally:
         worker.terminate()
         worker.wait(60)
@@ -194,7 +194,7 @@ def _watch(
         seen = sum(counters.get("streams_raw_events_in_total", {}).values())
         now = time.monotonic()
         if seen and not first:
-            first, cpu_first = now, _cpu_seconds(worker.pid)
+            first, cpu_first = now, process_cpu_seconds(worker.pid)
         if seen >= count:
             return first, now, cpu_first, True
         time.sleep(0.1)

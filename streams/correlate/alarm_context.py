@@ -29,21 +29,25 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Final, TypeVar
+from typing import Final
 
-from streams.canonical.models import (
-    Alarm,
-    AlarmState,
-    CanonicalEvent,
-    GeoPoint,
-    ImageRef,
-    PlateCapture,
-    construct,
-)
+from streams.canonical.models import Alarm, AlarmState, CanonicalEvent, ImageRef
 from streams.correlate.config import RuleConfig
-from streams.correlate.records import Alert, Rule, Sighting, digest_id
+from streams.correlate.records import Alert, Rule, digest_id
+from streams.correlate.sightings import (
+    DEVICE,
+    ID,
+    LAT,
+    LON,
+    PLATE,
+    TIME,
+    Seen,
+    order,
+    pack,
+    unpack,
+)
 from streams.correlate.state import Stateful, StateTable
 from streams.domain.geo import EARTH_RADIUS_M, haversine_m
 
@@ -57,40 +61,10 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MARGIN: Final = 1.0 + 1e-9  # floating-point headroom of the cell ranges
 _DEVICE_KEY: Final = "d"
 
-# A kept capture: captured_at, event_id, kind, device_id, plate, track_id, lat, lon, images.
-_Capture = tuple[
-    datetime,
-    str,
-    str,
-    str,
-    str | None,
-    str | None,
-    float | None,
-    float | None,
-    tuple[ImageRef, ...],
-]
-_Bucket = tuple[_Capture, ...]
+# The captures kept of one bucket (compact sightings, in arrival order).
+_Bucket = tuple[Seen, ...]
 # A pending alarm: captured_at, event_id, device_id, lat, lon, alarm_type, images, late.
 _Alarm = tuple[datetime, str, str, float | None, float | None, str, tuple[ImageRef, ...], bool]
-
-V = TypeVar("V")
-
-
-def _order(capture: _Capture) -> tuple[datetime, str]:
-    return capture[0], capture[1]
-
-
-class _Table(StateTable[V]):
-    """A StateTable that tells its owner about restored records (to rebuild the heaps)."""
-
-    def __init__(self, name: str, on_restore: Callable[[str, V], None]) -> None:
-        super().__init__(name)
-        self._on_restore = on_restore
-
-    def restore(self, key: str, value: V | None) -> None:
-        super().restore(key, value)
-        if value is not None:
-            self._on_restore(key, value)
 
 
 class AlarmContextRule(Stateful):
@@ -106,8 +80,12 @@ class AlarmContextRule(Stateful):
         # Cell side and circle half-height, in degrees of latitude.
         self._cell = math.degrees(max(config.alarm_radius_m, 1.0) / EARTH_RADIUS_M)
         self._half = math.degrees(max(config.alarm_radius_m, 0.0) / EARTH_RADIUS_M) * _MARGIN
-        self.captures: _Table[_Bucket] = _Table("alarm_context.captures", self._restored_bucket)
-        self.pending: _Table[_Alarm] = _Table("alarm_context.pending", self._restored_alarm)
+        self.captures: StateTable[_Bucket] = StateTable(
+            "alarm_context.captures", on_restore=self._restored_bucket
+        )
+        self.pending: StateTable[_Alarm] = StateTable(
+            "alarm_context.pending", on_restore=self._restored_alarm
+        )
         # Derived: pending alarms by due time; buckets by the time they may be dropped.
         self._due: list[tuple[datetime, str]] = []
         self._queued: set[str] = set()
@@ -118,18 +96,16 @@ class AlarmContextRule(Stateful):
 
     def observe(self, event: CanonicalEvent) -> None:
         """Keep a capture, or hold an alarm until it is due (a ``stop`` is ignored)."""
-        position = event.position
-        lat = None if position is None else position.lat
-        lon = None if position is None else position.lon
         if isinstance(event, Alarm):
             if event.state == AlarmState.STOP or event.event_id in self.pending:
                 return
+            position = event.position
             alarm: _Alarm = (
                 event.captured_at,
                 event.event_id,
                 event.device_id,
-                lat,
-                lon,
+                None if position is None else position.lat,
+                None if position is None else position.lon,
                 event.alarm_type.value,
                 tuple(event.images),
                 event.late,
@@ -137,21 +113,8 @@ class AlarmContextRule(Stateful):
             self.pending[event.event_id] = alarm
             self._queue(alarm)
             return
-        if isinstance(event, PlateCapture):
-            kind, plate, track = "plate", event.plate_number, None
-        else:
-            kind, plate, track = "face", None, event.track_id
-        capture: _Capture = (
-            event.captured_at,
-            event.event_id,
-            kind,
-            event.device_id,
-            plate,
-            track,
-            lat,
-            lon,
-            tuple(event.images),
-        )
+        capture = pack(event)
+        lat, lon = capture[LAT], capture[LON]
         slot = self._slot_of(event.captured_at)
         if lat is None or lon is None:
             key = f"{_DEVICE_KEY}:{event.device_id}:{slot}"
@@ -197,44 +160,34 @@ class AlarmContextRule(Stateful):
         at, alarm_id, device, lat, lon, alarm_type, images, late = alarm
         earliest = at - self._context
         latest = at + self._context
-        found: dict[str, _Capture] = {}
+        found: dict[str, Seen] = {}
         for bucket in self._buckets(alarm):
             for capture in bucket:
-                if not earliest <= capture[0] <= latest or capture[1] in found:
+                if not earliest <= capture[TIME] <= latest or capture[ID] in found:
                     continue
                 if lat is None or lon is None:
-                    near = capture[3] == device and capture[6] is None
+                    near = capture[DEVICE] == device and capture[LAT] is None
                 else:
-                    c_lat, c_lon = capture[6], capture[7]
+                    c_lat, c_lon = capture[LAT], capture[LON]
                     near = (
                         c_lat is not None
                         and c_lon is not None
                         and haversine_m(lat, lon, c_lat, c_lon) <= self._radius
                     )
                 if near:
-                    found[capture[1]] = capture
-        captures = sorted(found.values(), key=_order)
-        alarm_seen = construct(
-            Sighting,
-            {
-                "event_id": alarm_id,
-                "kind": "alarm",
-                "device_id": device,
-                "captured_at": at,
-                "position": _position(lat, lon),
-                "images": list(images),
-            },
-        )
-        evidence = [alarm_seen, *(_sighting(capture) for capture in captures)]
+                    found[capture[ID]] = capture
+        captures = sorted(found.values(), key=order)
+        alarm_seen: Seen = (at, alarm_id, "alarm", device, None, None, lat, lon, images)
+        evidence = [unpack(seen) for seen in (alarm_seen, *captures)]
         return Alert(
             alert_id=digest_id(Rule.ALARM_CONTEXT.value, alarm_id),
             rule=Rule.ALARM_CONTEXT.value,
             priority=self.config.alarm_priority,
             subject=device,
-            occurred_at=max(at, captures[-1][0]) if captures else at,
+            occurred_at=max(at, captures[-1][TIME]) if captures else at,
             raised_at=now,
             late=late,
-            plate_numbers=sorted({c[4] for c in captures if c[4] is not None}),
+            plate_numbers=sorted({c[PLATE] for c in captures if c[PLATE] is not None}),
             device_ids=list(dict.fromkeys(seen.device_id for seen in evidence)),
             event_ids=[seen.event_id for seen in evidence],
             evidence=evidence,
@@ -305,30 +258,11 @@ class AlarmContextRule(Stateful):
         slot_end = _EPOCH + (slot + 1) * self._slot
         heapq.heappush(self._bucket_expiry, (slot_end + self._keep, key))
 
-    def _restored_bucket(self, key: str, bucket: _Bucket) -> None:
+    def _restored_bucket(self, key: str, old: _Bucket | None, new: _Bucket | None) -> None:
         # Restoring a key twice pushes it twice; the second pop finds it gone.
-        self._schedule_bucket(key, int(key.rsplit(":", 1)[1]))
+        if new is not None:
+            self._schedule_bucket(key, int(key.rsplit(":", 1)[1]))
 
-    def _restored_alarm(self, alarm_id: str, alarm: _Alarm) -> None:
-        self._queue(alarm)
-
-
-def _position(lat: float | None, lon: float | None) -> GeoPoint | None:
-    return None if lat is None or lon is None else construct(GeoPoint, {"lat": lat, "lon": lon})
-
-
-def _sighting(capture: _Capture) -> Sighting:
-    # construct(): every value comes from a validated event.
-    return construct(
-        Sighting,
-        {
-            "event_id": capture[1],
-            "kind": capture[2],
-            "device_id": capture[3],
-            "captured_at": capture[0],
-            "position": _position(capture[6], capture[7]),
-            "plate_number": capture[4],
-            "track_id": capture[5],
-            "images": list(capture[8]),
-        },
-    )
+    def _restored_alarm(self, alarm_id: str, old: _Alarm | None, new: _Alarm | None) -> None:
+        if new is not None:
+            self._queue(new)

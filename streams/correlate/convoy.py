@@ -32,126 +32,50 @@ because unique passes (and so co-passes) are reordered by up to that much.
 
 from __future__ import annotations
 
-import heapq
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
-from typing import Final, TypeVar
+from datetime import datetime
+from typing import Final
 
-from streams.canonical.models import GeoPoint, ImageRef, PlateCapture, construct
+from streams.canonical.models import PlateCapture
 from streams.correlate.config import RuleConfig
-from streams.correlate.records import Alert, Correlation, Rule, Sighting, digest_id
+from streams.correlate.records import Alert, Correlation, Rule, digest_id
+from streams.correlate.sightings import (
+    DEVICE,
+    ID,
+    PLATE,
+    TIME,
+    Expiry,
+    RecentSightings,
+    Seen,
+    order,
+    pack,
+    pack_sighting,
+    pair_correlation,
+    slack,
+    unpack,
+    within,
+)
 from streams.correlate.state import Stateful, StateTable
 
 __all__ = ["CO_PASS", "CoPassFinder", "ConvoyRule"]
 
 # The relation of the records CoPassFinder emits (an internal topic; "pass" is no password).
 CO_PASS: Final = "co_pass"  # noqa: S105
-_MS: Final = timedelta(milliseconds=1)
 
-# A pass: captured_at, event_id, device_id, plate, lat, lon, images.
-_Pass = tuple[datetime, str, str, str, float | None, float | None, tuple[ImageRef, ...]]
-_Passes = tuple[_Pass, ...]
-# A co-pass: occurred_at, correlation_id, device_id, its two passes oldest first.
-_CoPass = tuple[datetime, str, str, _Pass, _Pass]
+# A co-pass: occurred_at, correlation_id, device_id, its two passes (sightings) oldest first.
+_CoPass = tuple[datetime, str, str, Seen, Seen]
 # A pair: quiet_until (None: never fired, or the episode is over), co-passes sorted by
 # (occurred_at, correlation_id).
 _Pair = tuple[datetime | None, tuple[_CoPass, ...]]
 
-V = TypeVar("V")
 
-
-def _time(item: _Pass | _CoPass) -> datetime:
+def _time(item: _CoPass) -> datetime:
     return item[0]
 
 
-def _order(item: _Pass | _CoPass) -> tuple[datetime, str]:
+def _co_order(item: _CoPass) -> tuple[datetime, str]:
     return item[0], item[1]
-
-
-def _slack(config: RuleConfig) -> timedelta:
-    return config.lateness + max(config.plate_window, config.face_window)
-
-
-class _Table(StateTable[V]):
-    """A StateTable that tells its owner about restored records (to rebuild the expiry heap)."""
-
-    def __init__(self, name: str, on_restore: Callable[[str, V], None]) -> None:
-        super().__init__(name)
-        self._on_restore = on_restore
-
-    def restore(self, key: str, value: V | None) -> None:
-        super().restore(key, value)
-        if value is not None:
-            self._on_restore(key, value)
-
-
-class _Expiry:
-    """Keys by the time their oldest item may be dropped; at most one live entry per key."""
-
-    __slots__ = ("heap", "scheduled")
-
-    def __init__(self) -> None:
-        self.heap: list[tuple[datetime, str]] = []
-        self.scheduled: set[str] = set()
-
-    def schedule(self, key: str, due: datetime) -> None:
-        if key not in self.scheduled:
-            self.scheduled.add(key)
-            heapq.heappush(self.heap, (due, key))
-
-    def due(self, stream_time: datetime) -> list[str]:
-        keys: list[str] = []
-        heap = self.heap
-        while heap and heap[0][0] < stream_time:
-            key = heapq.heappop(heap)[1]
-            self.scheduled.discard(key)
-            keys.append(key)
-        return keys
-
-
-def _pack(event: PlateCapture, plate: str) -> _Pass:
-    position = event.position
-    return (
-        event.captured_at,
-        event.event_id,
-        event.device_id,
-        plate,
-        None if position is None else position.lat,
-        None if position is None else position.lon,
-        tuple(event.images),
-    )
-
-
-def _pack_sighting(seen: Sighting) -> _Pass:
-    position = seen.position
-    return (
-        seen.captured_at,
-        seen.event_id,
-        seen.device_id,
-        seen.plate_number or "",
-        None if position is None else position.lat,
-        None if position is None else position.lon,
-        tuple(seen.images),
-    )
-
-
-def _sighting(seen: _Pass) -> Sighting:
-    # construct(): the values come from validated events; co-passes are the hot output.
-    lat, lon = seen[4], seen[5]
-    position = None if lat is None or lon is None else construct(GeoPoint, {"lat": lat, "lon": lon})
-    return construct(
-        Sighting,
-        {
-            "event_id": seen[1],
-            "kind": "plate",
-            "device_id": seen[2],
-            "captured_at": seen[0],
-            "position": position,
-            "plate_number": seen[3],
-            "images": list(seen[6]),
-        },
-    )
 
 
 class CoPassFinder(Stateful):
@@ -160,81 +84,44 @@ class CoPassFinder(Stateful):
     def __init__(self, config: RuleConfig, wanted: Callable[[str], bool] | None = None) -> None:
         self.config = config
         self._gap = config.convoy_gap
-        self._keep = config.convoy_gap + _slack(config)
         self._wanted = wanted
-        self.passes: _Table[_Passes] = _Table("co_pass.passes", self._restored)
-        self._expiry = _Expiry()
+        self._recent = RecentSightings("co_pass.passes", config.convoy_gap + slack(config))
+        self.passes = self._recent.table
 
     def observe(self, event: PlateCapture) -> list[Correlation]:
         """A co-pass for every kept pass of another plate at this device within the gap."""
         plate = event.plate_number
         if plate is None:
             return []
-        device = event.device_id
-        new = _pack(event, plate)
-        kept = self.passes.get(device, ())
-        at = bisect_left(kept, _order(new), key=_order)
-        if at < len(kept) and kept[at][1] == new[1]:
+        new = pack(event)
+        kept = self._recent.add(event.device_id, new)
+        if kept is None:
             return []  # offered again: its pairs were emitted the first time
-        t = new[0]
-        low = bisect_left(kept, t - self._gap, key=_time)
-        high = bisect_right(kept, t + self._gap, key=_time)
         out: list[Correlation] = []
         wanted = self._wanted
         mine: bool | None = None  # wanted(plate), asked at most once and only when needed
-        for other in kept[low:high]:
-            if other[3] == plate:
-                continue
+        for other in within(kept, new[TIME], self._gap):
+            other_plate = other[PLATE]
+            if other_plate is None or other_plate == plate:
+                continue  # (None: never, only readable passes are kept)
             if wanted is not None:
                 if mine is None:
                     mine = wanted(plate)
-                if not mine and not wanted(other[3]):
+                if not mine and not wanted(other_plate):
                     continue
-            out.append(_co_pass(device, other, new))
-        merged = (*kept[:at], new, *kept[at:])
-        first = bisect_left(merged, merged[-1][0] - self._keep, key=_time)
-        stored = merged[first:] if first else merged
-        self.passes[device] = stored
-        self._expiry.schedule(device, stored[0][0] + self._keep)
+            out.append(_co_pass(other, other_plate, new, plate))
         return out
 
     def expire(self, stream_time: datetime) -> None:
         """Drop passes captured more than the gap (plus slack) before ``stream_time``."""
-        table = self.passes
-        horizon = stream_time - self._keep
-        for device in self._expiry.due(stream_time):
-            kept = table.get(device)
-            if kept is None:
-                continue
-            first = bisect_left(kept, horizon, key=_time)
-            if first == len(kept):
-                del table[device]
-                continue
-            if first:
-                kept = kept[first:]
-                table[device] = kept
-            self._expiry.schedule(device, kept[0][0] + self._keep)
-
-    def _restored(self, device: str, kept: _Passes) -> None:
-        self._expiry.schedule(device, kept[0][0] + self._keep)
+        self._recent.expire(stream_time)
 
 
-def _co_pass(device: str, a: _Pass, b: _Pass) -> Correlation:
-    older, newer = (a, b) if _order(a) < _order(b) else (b, a)
-    small, large = sorted((a[3], b[3]))
-    return construct(
-        Correlation,
-        {
-            "correlation_id": digest_id(CO_PASS, device, *sorted((a[1], b[1]))),
-            "relation": CO_PASS,
-            "subject": small,
-            "occurred_at": newer[0],
-            "plate_numbers": [small, large],
-            "device_ids": [device],
-            "event_ids": [older[1], newer[1]],
-            "evidence": [_sighting(older), _sighting(newer)],
-            "details": {"gap_ms": str((newer[0] - older[0]) // _MS)},
-        },
+def _co_pass(a: Seen, a_plate: str, b: Seen, b_plate: str) -> Correlation:
+    small, large = sorted((a_plate, b_plate))
+    device = a[DEVICE]
+    return pair_correlation(
+        digest_id(CO_PASS, device, *sorted((a[ID], b[ID]))), CO_PASS, small, [small, large], a, b
     )
 
 
@@ -245,9 +132,9 @@ class ConvoyRule(Stateful):
         self.config = config
         self._window = config.convoy_window
         self._min_devices = config.convoy_min_devices
-        self._slack = _slack(config)
-        self.pairs: _Table[_Pair] = _Table("convoy.pairs", self._restored)
-        self._expiry = _Expiry()
+        self._slack = slack(config)
+        self.pairs: StateTable[_Pair] = StateTable("convoy.pairs", on_restore=self._restored)
+        self._expiry = Expiry()
 
     def observe(self, co_pass: Correlation, now: datetime) -> list[Alert]:
         """An alert when this co-pass makes the pair reach the device threshold.
@@ -264,8 +151,8 @@ class ConvoyRule(Stateful):
             raise ValueError(f"not a co-pass record: {co_pass.correlation_id!r}")
         small, large = sorted(co_pass.plate_numbers)
         key = f"{small}|{large}"
-        first, second = (_pack_sighting(seen) for seen in co_pass.evidence)
-        if _order(second) < _order(first):
+        first, second = (pack_sighting(seen) for seen in co_pass.evidence)
+        if order(second) < order(first):
             first, second = second, first
         item: _CoPass = (
             co_pass.occurred_at,
@@ -275,7 +162,7 @@ class ConvoyRule(Stateful):
             second,
         )
         quiet, kept = self.pairs.get(key, (None, ()))
-        at = bisect_left(kept, _order(item), key=_order)
+        at = bisect_left(kept, _co_order(item), key=_co_order)
         if at < len(kept) and kept[at][1] == item[1]:
             return []  # offered again: counted the first time
         merged = (*kept[:at], item, *kept[at:])
@@ -316,23 +203,23 @@ class ConvoyRule(Stateful):
         return None
 
     def _alert(self, small: str, large: str, members: Sequence[_CoPass], now: datetime) -> Alert:
-        passes: dict[str, _Pass] = {}
+        passes: dict[str, Seen] = {}
         for member in members:
-            passes.setdefault(member[3][1], member[3])
-            passes.setdefault(member[4][1], member[4])
-        evidence = sorted(passes.values(), key=_order)
-        devices = list(dict.fromkeys(p[2] for p in evidence))
+            passes.setdefault(member[3][ID], member[3])
+            passes.setdefault(member[4][ID], member[4])
+        evidence = sorted(passes.values(), key=order)
+        devices = list(dict.fromkeys(p[DEVICE] for p in evidence))
         return Alert(
             alert_id=digest_id(Rule.CONVOY.value, small, large, *sorted(passes)),
             rule=Rule.CONVOY.value,
             priority=self.config.convoy_priority,
             subject=f"{small}|{large}",
-            occurred_at=evidence[-1][0],
+            occurred_at=evidence[-1][TIME],
             raised_at=now,
             plate_numbers=[small, large],
             device_ids=devices,
-            event_ids=[p[1] for p in evidence],
-            evidence=[_sighting(p) for p in evidence],
+            event_ids=[p[ID] for p in evidence],
+            evidence=[unpack(p) for p in evidence],
             details={
                 "devices": str(len({member[2] for member in members})),
                 "co_passes": str(len(members)),
@@ -368,5 +255,6 @@ class ConvoyRule(Stateful):
             dues.append(kept[0][0] + self._window + self._slack)
         return min(dues)
 
-    def _restored(self, key: str, state: _Pair) -> None:
-        self._expiry.schedule(key, self._due(state))
+    def _restored(self, key: str, old: _Pair | None, new: _Pair | None) -> None:
+        if new is not None:
+            self._expiry.schedule(key, self._due(new))

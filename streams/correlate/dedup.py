@@ -46,20 +46,21 @@ State, all in :class:`StateTable` instances with immutable values:
 - ``dedup.clock``: ``"stream_time"`` -> the stream time, written by ``advance``/``flush`` and
   before the table's changes are taken (the worker advances after every batch, then persists).
 
-Derived in memory and rebuilt by the tables' ``restore`` (:class:`_Table`): an index of every id
-known, the heap of the open keys by due time and the heap of memory buckets by memory time.
+Derived in memory and rebuilt by the tables' ``restore`` (their ``on_restore``): an index of
+every id known, the heap of the open keys by due time and the heap of memory buckets by memory
+time.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from operator import attrgetter
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, cast
 
 from streams.canonical.models import CanonicalEvent, FaceCapture, PlateCapture
 from streams.correlate.config import RuleConfig
@@ -105,8 +106,6 @@ _NEW: Final = Verdict.NEW
 _JOINED: Final = Verdict.JOINED
 _DUPLICATE: Final = Verdict.DUPLICATE
 _LATE: Final = Verdict.LATE
-
-V = TypeVar("V")
 
 # An open read: the event, and the anchor it was given at arrival when that is not itself.
 _Read = tuple[CanonicalEvent, str | None]
@@ -214,29 +213,39 @@ def _accepts(cluster: Sequence[_Read], event: PlateCapture) -> bool:
     return near
 
 
+def _best_cluster(
+    clusters: Sequence[Sequence[_Read]], event: CanonicalEvent, window: timedelta, plates: bool
+) -> int:
+    """The greedy step of the clustering, for a read that sorts after every read of the
+    clusters: the index of the cluster it joins (among those it is compatible with whose last
+    read is less than a window before it, the one with the latest last read; ties: the earliest
+    created), or -1 when it starts a cluster."""
+    at = event.captured_at
+    best = -1
+    best_last: datetime | None = None
+    for i, cluster in enumerate(clusters):
+        last = cluster[-1][0].captured_at
+        if at - last >= window:
+            continue
+        if best_last is not None and last <= best_last:
+            continue
+        if plates and not _accepts(cluster, cast(PlateCapture, event)):
+            continue
+        best, best_last = i, last
+    return best
+
+
 def _cluster(reads: Sequence[_Read], window: timedelta, plates: bool) -> _Clusters:
     """Cluster one key's reads, given sorted by (captured_at, event_id); see the module doc.
 
     ``Deduplicator.offer`` takes the same step for a read that arrives in that order."""
     clusters: list[list[_Read]] = []
     for read in reads:
-        event = read[0]
-        at = event.captured_at
-        best: list[_Read] | None = None
-        best_last: datetime | None = None
-        for cluster in clusters:
-            last = cluster[-1][0].captured_at
-            if at - last >= window:
-                continue
-            if best_last is not None and last <= best_last:
-                continue
-            if plates and not _accepts(cluster, cast(PlateCapture, event)):
-                continue
-            best, best_last = cluster, last
-        if best is None:
+        best = _best_cluster(clusters, read[0], window, plates)
+        if best < 0:
             clusters.append([read])
         else:
-            best.append(read)
+            clusters[best].append(read)
     return tuple(tuple(cluster) for cluster in clusters)
 
 
@@ -281,36 +290,16 @@ def _unique(kind: str, cluster: _Cluster) -> CanonicalEvent:
     return best.model_copy(update=update) if update else best
 
 
-class _Table(StateTable[V]):
-    """A StateTable that tells its owner about each restored record (to rebuild its indexes),
-    and lets it bring the table up to date before the changes are taken."""
-
-    def __init__(
-        self,
-        name: str,
-        on_restore: Callable[[str, V | None, V | None], None],
-        before_take: Callable[[], None] | None = None,
-    ) -> None:
-        super().__init__(name)
-        self._on_restore = on_restore
-        self._before_take = before_take
-
-    def restore(self, key: str, value: V | None) -> None:
-        old = dict.get(self, key)
-        super().restore(key, value)
-        self._on_restore(key, old, value)
-
-    def take_changes(self) -> Iterator[tuple[str, V | None, bool]]:
-        if self._before_take is not None:
-            self._before_take()
-        return super().take_changes()
-
-
 class Deduplicator(Stateful):
     """Exact and near-duplicate removal; see the module documentation."""
 
-    def __init__(self, config: RuleConfig) -> None:
+    def __init__(self, config: RuleConfig, *, follow_events: bool = True) -> None:
+        """``follow_events``: stream time follows the received_at of the events offered (one
+        ordered input, as offline). The worker passes False and moves stream time itself with
+        ``advance(now)``: its inputs are several topics read at different paces, so it holds
+        stream time to the slowest input that still has records to deliver."""
         self.config = config
+        self._follow = follow_events
         self._lateness = config.lateness
         self._memory_span = config.dedup_memory
         self._windows: dict[str, timedelta] = {
@@ -323,13 +312,15 @@ class Deduplicator(Stateful):
         # How long after its last read a cluster closes.
         self._delays = {kind: window + config.lateness for kind, window in self._windows.items()}
         # Persisted state.
-        self._open: _Table[_Clusters] = _Table("dedup.open", self._restored_open)
-        self._memory: _Table[_Bucket] = _Table("dedup.memory", self._restored_memory)
+        self._open: StateTable[_Clusters] = StateTable("dedup.open", on_restore=self._restored_open)
+        self._memory: StateTable[_Bucket] = StateTable(
+            "dedup.memory", on_restore=self._restored_memory
+        )
         # The stream time moves with almost every event: kept in ``_now`` and written to the
         # table by advance/flush and before its changes are taken (the worker advances after
         # every batch, then writes the state).
-        self._clock: _Table[datetime] = _Table(
-            "dedup.clock", self._restored_clock, self._write_clock
+        self._clock: StateTable[datetime] = StateTable(
+            "dedup.clock", on_restore=self._restored_clock, before_take=self._write_clock
         )
         # Derived; rebuilt on restore. Every id known: the open key or memory bucket holding it.
         self._where: dict[str, str] = {}
@@ -363,9 +354,10 @@ class Deduplicator(Stateful):
             self.counts["late"] += 1
             self._remember_late(event_id, received)
             return _offer(_LATE, event_id, event.model_copy(update={"late": True}))
-        now = self._now
-        if now is None or received > now:
-            self._now = received
+        if self._follow:
+            now = self._now
+            if now is None or received > now:
+                self._now = received
 
         key = _group_key(event)
         kind = key[0]
@@ -395,20 +387,12 @@ class Deduplicator(Stateful):
             self._open[key] = (cluster, ((event, None),))
             self._schedule(key, captured + self._delays[kind])
             return _offer(_NEW, event_id)
-        best = -1
-        best_last: datetime | None = None
-        for i, cluster in enumerate(clusters):
+        for cluster in clusters:
             last_event = cluster[-1][0]
             last = last_event.captured_at
             if captured < last or (captured == last and event_id < last_event.event_id):
                 return self._regroup(key, clusters, event)
-            if captured - last >= window:
-                continue
-            if best_last is not None and last <= best_last:
-                continue
-            if plates and not _accepts(cluster, cast(PlateCapture, event)):
-                continue
-            best, best_last = i, last
+        best = _best_cluster(clusters, event, window, plates)
         if best < 0:
             self._open[key] = (*clusters, ((event, None),))
             self._schedule(key, captured + self._delays[kind])

@@ -53,17 +53,26 @@ class Outputs:
 
 
 class DeviceRules:
-    def __init__(self, config: RuleConfig, watchlist: Watchlist) -> None:
+    def __init__(
+        self, config: RuleConfig, watchlist: Watchlist, *, follow_events: bool = True
+    ) -> None:
         self.config = config
         self.watchlist = watchlist
-        self.dedup = Deduplicator(config)
+        self.dedup = Deduplicator(config, follow_events=follow_events)
         self.watch = WatchlistRule(watchlist, config)
         self.person_vehicle = PersonVehicleRule(config)
         wanted = self._watched if config.convoy_watchlisted_only else None
         self.co_pass = CoPassFinder(config, wanted)
+        self._watched_cache: dict[str, bool] = {}
+        self.closing_delay = max(config.plate_window, config.face_window) + config.lateness
 
     def _watched(self, plate: str) -> bool:
-        return self.watchlist.is_watched_plate(plate, self.dedup.stream_time or _EPOCH)
+        # Asked for every pass a new pass meets at its device: remembered per batch of closes.
+        known = self._watched_cache.get(plate)
+        if known is None:
+            at = self.dedup.stream_time or _EPOCH
+            known = self._watched_cache[plate] = self.watchlist.is_watched_plate(plate, at)
+        return known
 
     def rules(self) -> tuple[Stateful, ...]:
         return (self.dedup, self.watch, self.person_vehicle, self.co_pass)
@@ -83,13 +92,15 @@ class DeviceRules:
     def advance(
         self, now: datetime, clock: datetime | None = None, out: Outputs | None = None
     ) -> Outputs:
-        """Close the windows that are due (``clock``: the wall clock, only when input is idle)."""
+        """Close the windows that are due; ``clock`` raises the stream time (the worker's
+        watermark over its inputs, or the wall clock when they are idle)."""
         return self._closed(self.dedup.advance(clock), now, out or Outputs())
 
     def flush(self, now: datetime, out: Outputs | None = None) -> Outputs:
         return self._closed(self.dedup.flush(), now, out or Outputs())
 
     def _closed(self, unique: list[CanonicalEvent], now: datetime, out: Outputs) -> Outputs:
+        self._watched_cache.clear()  # the watchlist may have changed since the last batch
         for event in unique:
             out.unique.append(event)
             out.area.append(event)
@@ -100,8 +111,11 @@ class DeviceRules:
         stream_time = self.dedup.stream_time
         if stream_time is not None:
             self.watch.expire(stream_time)
-            self.person_vehicle.expire(stream_time)
-            self.co_pass.expire(stream_time)
+            # Closed events arrive up to a window plus the lateness behind stream time, in no
+            # particular order: the rules fed with them expire against that horizon.
+            horizon = stream_time - self.closing_delay
+            self.person_vehicle.expire(horizon)
+            self.co_pass.expire(horizon)
         return out
 
 

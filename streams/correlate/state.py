@@ -11,7 +11,7 @@ rather than mutating it in place, or call :meth:`StateTable.touch` after an in-p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
@@ -19,12 +19,26 @@ V = TypeVar("V")
 
 class StateTable(dict[str, V], Generic[V]):
     """A dict of string keys that records which keys were set or deleted since the last
-    :meth:`take_changes`."""
+    :meth:`take_changes`.
 
-    def __init__(self, name: str) -> None:
+    ``on_restore(key, old, new)``, if given, is called by :meth:`restore` after it applied a
+    record (``old``/``new``: the value before/after, ``None`` when absent), so the owner can
+    rebuild what it derives in memory. ``before_take()``, if given, is called at the start of
+    :meth:`take_changes`, so the owner can bring the table up to date before it is written.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        on_restore: Callable[[str, V | None, V | None], None] | None = None,
+        before_take: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__()
         self.name = name
         self._dirty: set[str] = set()
+        self._on_restore = on_restore
+        self._before_take = before_take
 
     def __setitem__(self, key: str, value: V) -> None:
         super().__setitem__(key, value)
@@ -63,6 +77,11 @@ class StateTable(dict[str, V], Generic[V]):
 
     def take_changes(self) -> Iterator[tuple[str, V | None, bool]]:
         """(key, value, present) for every key changed since the last call; then forget them."""
+        if self._before_take is not None:
+            self._before_take()
+        return self._changes()
+
+    def _changes(self) -> Iterator[tuple[str, V | None, bool]]:
         dirty, self._dirty = self._dirty, set()
         for key in sorted(dirty):
             if key in self:
@@ -72,10 +91,13 @@ class StateTable(dict[str, V], Generic[V]):
 
     def restore(self, key: str, value: V | None) -> None:
         """Apply one change-log record (``None`` deletes) without marking the key changed."""
+        old = dict.get(self, key)
         if value is None:
             dict.pop(self, key, None)
         else:
             dict.__setitem__(self, key, value)
+        if self._on_restore is not None:
+            self._on_restore(key, old, value)
 
 
 class Stateful:

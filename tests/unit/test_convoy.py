@@ -2,38 +2,34 @@
 
 from __future__ import annotations
 
-import pickle
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from random import Random
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.canonical.models import GeoPoint, ImageKind, ImageRef, PlateCapture, TimeProvenance
+from streams.canonical.models import GeoPoint, ImageKind, PlateCapture
 from streams.correlate.config import RuleConfig
 from streams.correlate.convoy import CO_PASS, ConvoyRule, CoPassFinder
 from streams.correlate.records import Alert, Correlation, digest_id
-from streams.correlate.state import Stateful
-
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
-NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-CONFIG = RuleConfig()
-SLACK = CONFIG.lateness + max(CONFIG.plate_window, CONFIG.face_window)
+from streams.correlate.state import Stateful, StateTable
+from tests.unit.correlate_builders import (
+    CONFIG,
+    NOW,
+    SLACK,
+    T0,
+    plate_capture,
+    resume_from_change_log,
+    same_in_any_order,
+)
 
 
 def pass_(event_id: str, device: str, seconds: float, plate: str | None) -> PlateCapture:
-    captured = T0 + timedelta(seconds=seconds)
-    return PlateCapture(
-        event_id=event_id,
-        source="uniview-lapi",
-        device_id=device,
-        captured_at=captured,
-        received_at=captured,
-        time_source=TimeProvenance.EPOCH,
-        position=GeoPoint(lat=30.0 + len(device) / 1000, lon=120.0),
-        plate_number=plate,
-        images=[ImageRef(kind=ImageKind.PLATE, url=f"http://img/{event_id}.jpg")],
+    position = GeoPoint(lat=30.0 + len(device) / 1000, lon=120.0)
+    return plate_capture(
+        event_id, seconds, plate, device=device, position=position, image=ImageKind.PLATE
     )
 
 
@@ -147,13 +143,13 @@ def busy_device(draw: st.DrawFn) -> list[PlateCapture]:
 
 @settings(max_examples=200)
 @given(busy_device(), st.randoms(use_true_random=False))
-def test_co_passes_do_not_depend_on_arrival_order(events: list[PlateCapture], random: Any) -> None:
+def test_co_passes_do_not_depend_on_arrival_order(
+    events: list[PlateCapture], random: Random
+) -> None:
     config = RuleConfig(convoy_gap=timedelta(seconds=8))
-    shuffled = list(events)
-    random.shuffle(shuffled)
-    forward = {r.correlation_id: r for r in co_passes(CoPassFinder(config), events)}
-    mixed = {r.correlation_id: r for r in co_passes(CoPassFinder(config), shuffled)}
-    assert forward == mixed
+    forward = same_in_any_order(
+        lambda events: co_passes(CoPassFinder(config), events), events, random
+    )
     expected = {
         digest_id("co_pass", a.device_id, *sorted((a.event_id, b.event_id)))
         for i, a in enumerate(events)
@@ -319,17 +315,23 @@ def test_pair_expire_keeps_the_quiet_period() -> None:
 # restore
 
 
-def changelog(rule: Stateful, log: dict[str, dict[str, Any]]) -> None:
-    for name, table in rule.tables().items():
-        for key, value, present in table.take_changes():
-            log.setdefault(name, {})[key] = pickle.dumps(value) if present else None
+class Chain(Stateful):
+    """Both sides of convoy detection chained, as the stages chain them."""
 
+    def __init__(self) -> None:
+        self.finder = CoPassFinder(CONFIG)
+        self.rule = ConvoyRule(CONFIG)
 
-def rebuild(rule: Stateful, log: dict[str, dict[str, Any]]) -> None:
-    tables = rule.tables()
-    for name, records in log.items():
-        for key, value in records.items():
-            tables[name].restore(key, None if value is None else pickle.loads(value))  # noqa: S301
+    def tables(self) -> dict[str, StateTable[Any]]:
+        return {**self.finder.tables(), **self.rule.tables()}
+
+    def step(self, event: PlateCapture) -> list[Correlation | Alert]:
+        """The co-passes of a pass, then the alerts they raise."""
+        records = self.finder.observe(event)
+        alerts = [alert for record in records for alert in self.rule.observe(record, NOW)]
+        self.finder.expire(event.captured_at)
+        self.rule.expire(event.captured_at)
+        return [*records, *alerts]
 
 
 def test_rules_rebuilt_from_their_change_logs_continue_identically() -> None:
@@ -342,32 +344,7 @@ def test_rules_rebuilt_from_their_change_logs_continue_identically() -> None:
         ],
         key=lambda e: (e.captured_at, e.event_id),
     )
-    finder, rule = CoPassFinder(CONFIG), ConvoyRule(CONFIG)
-    finder_log: dict[str, dict[str, Any]] = {}
-    rule_log: dict[str, dict[str, Any]] = {}
     half = 6  # before the first convoy is complete
-    for event in events[:half]:
-        for record in finder.observe(event):
-            rule.observe(record, NOW)
-        finder.expire(event.captured_at)
-        rule.expire(event.captured_at)
-        changelog(finder, finder_log)
-        changelog(rule, rule_log)
-    finder_copy, rule_copy = CoPassFinder(CONFIG), ConvoyRule(CONFIG)
-    rebuild(finder_copy, finder_log)
-    rebuild(rule_copy, rule_log)
-    assert dict(finder_copy.passes) == dict(finder.passes)
-    assert dict(rule_copy.pairs) == dict(rule.pairs)
-    fired: list[Alert] = []
-    for event in events[half:]:
-        records = finder.observe(event)
-        assert finder_copy.observe(event) == records
-        for record in records:
-            expected = rule.observe(record, NOW)
-            assert rule_copy.observe(record, NOW) == expected
-            fired += expected
-        for stateful in (finder, finder_copy, rule, rule_copy):
-            stateful.expire(event.captured_at)
-        assert dict(finder_copy.passes) == dict(finder.passes)
-        assert dict(rule_copy.pairs) == dict(rule.pairs)
+    produced = resume_from_change_log(Chain, Chain.step, events, half)
+    fired = [output for output in produced if isinstance(output, Alert)]
     assert [a.device_ids for a in fired] == [["d1", "d2", "d3"], ["d6", "d7", "d8"]]

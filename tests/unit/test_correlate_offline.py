@@ -13,7 +13,7 @@ import pytest
 from streams.canonical import PlateCapture
 from streams.cli import main
 from streams.correlate.config import RuleConfig
-from streams.correlate.pipeline import run_offline
+from streams.correlate.pipeline import Correlator, run_offline
 from streams.correlate.records import Alert, Correlation
 from streams.correlate.watchlist import watchlist_from_entries
 from tests.correlate_scenario import (
@@ -183,3 +183,65 @@ def test_cli_reports_a_bad_watchlist_line(
     events.write_text("", encoding="utf-8")
     assert main(["correlate", "--watchlist", str(watchlist), str(events)]) == 2
     assert "line 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("batch", [1, 7, 40, 1000])
+def test_batching_does_not_change_the_results(batch: int) -> None:
+    """The worker closes windows once per batch; how input is cut must not matter."""
+
+    def ids(records: list[Any]) -> set[str]:
+        return {
+            getattr(r, "alert_id", None) or getattr(r, "correlation_id", None) or r.event_id
+            for r in records
+        }
+
+    scenario = build(T0)
+    watchlist = watchlist_from_entries(watchlist_entries(T0))
+    correlator = Correlator(RuleConfig(), watchlist)
+    records: list[Any] = []
+    for i in range(0, len(scenario.events), batch):
+        records += correlator.feed_batch(scenario.events[i : i + batch], T0)
+    records += correlator.finish(T0)
+    assert ids(records) == ids(_run())
+    assert len(records) == len(_run())
+
+
+def test_a_driver_is_found_when_face_and_plate_windows_close_apart() -> None:
+    # The plate's window (5 s) closes before the face track's (10 s); the face must still
+    # find the plate when its own window closes much later.
+    from datetime import timedelta
+
+    from streams.canonical import FaceCapture, TimeProvenance
+
+    def at(seconds: float) -> datetime:
+        return T0 + timedelta(seconds=seconds)
+
+    common = {"source": "dahua-cgi", "time_source": TimeProvenance.SOURCE_OFFSET}
+    face = FaceCapture(
+        event_id="face", device_id="d5", captured_at=at(501.5), received_at=at(502), **common
+    )
+    plate = PlateCapture(
+        event_id="plate",
+        device_id="d5",
+        captured_at=at(502),
+        received_at=at(502.5),
+        plate_number="沪H88888",
+        **common,
+    )
+
+    def other(name: str, seconds: float) -> PlateCapture:
+        return PlateCapture(
+            event_id=name,
+            device_id="d9",
+            captured_at=at(seconds),
+            received_at=at(seconds),
+            plate_number="沪Q12345",
+            **common,
+        )
+
+    correlator = Correlator(RuleConfig(), watchlist_from_entries([]))
+    records: list[Any] = []
+    for event in (face, plate, other("tick1", 518), other("tick2", 600)):
+        records += correlator.feed(event, T0)
+    drivers = [r for r in records if isinstance(r, Correlation)]
+    assert [d.event_ids for d in drivers] == [["face", "plate"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,21 +19,26 @@ from streams.canonical.models import (
     CanonicalEvent,
     FaceCapture,
     PlateCapture,
-    TimeProvenance,
 )
 from streams.correlate.config import RuleConfig
 from streams.correlate.dedup import Deduplicator, Offer, Verdict
 from streams.domain.plates import one_confusion_apart
+from tests.unit.correlate_builders import (
+    CAMERA,
+    CONFIG,
+    ChangeLog,
+    alarm_event,
+    at,
+    copy_tables,
+    face_capture,
+    plate_capture,
+)
 
-CONFIG = RuleConfig()  # lateness 10 s, plate window 5 s, face window 10 s, memory 10 min
-T0 = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
-CAMERA = "hikvision-isapi"
+# CONFIG: lateness 10 s, plate window 5 s, face window 10 s, memory 10 min.
 CASCADE = "gat1400"
 PLATE = "浙A12345"
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
+# Events are received this long after their capture unless a test says otherwise.
+DELAY = 0.5
 
 
 def plate(
@@ -41,24 +46,11 @@ def plate(
     seconds: float,
     number: str | None = PLATE,
     *,
-    device: str = "dev-1",
-    lane: int | None = None,
-    confidence: float | None = None,
-    source: str = CAMERA,
-    delay: float = 0.5,
+    delay: float = DELAY,
+    **fields: Any,
 ) -> PlateCapture:
-    return PlateCapture(
-        event_id=event_id,
-        source=source,
-        device_id=device,
-        captured_at=at(seconds),
-        received_at=at(seconds + delay),
-        time_source=TimeProvenance.SOURCE_OFFSET,
-        plate_number=number,
-        plate_raw=number,
-        lane=lane,
-        confidence=confidence,
-    )
+    """A plate read; ``fields``: device, lane, confidence, source."""
+    return plate_capture(event_id, seconds, number, delay=delay, plate_raw=number, **fields)
 
 
 def face(
@@ -66,26 +58,21 @@ def face(
     seconds: float,
     track: str | None = "track-1",
     *,
-    device: str = "dev-1",
-    quality: float | None = None,
-    confidence: float | None = None,
-    source: str = CAMERA,
     appeared: float | None = None,
     disappeared: float | None = None,
-    delay: float = 0.5,
+    delay: float = DELAY,
+    **fields: Any,
 ) -> FaceCapture:
-    return FaceCapture(
-        event_id=event_id,
-        source=source,
-        device_id=device,
-        captured_at=at(seconds),
-        received_at=at(seconds + delay),
-        time_source=TimeProvenance.SOURCE_OFFSET,
-        track_id=track,
-        quality=quality,
-        confidence=confidence,
+    """A face capture, its track seen from ``appeared`` to ``disappeared`` (seconds) when given;
+    ``fields``: device, quality, confidence, source."""
+    return face_capture(
+        event_id,
+        seconds,
+        track,
+        delay=delay,
         appeared_at=None if appeared is None else at(appeared),
         disappeared_at=None if disappeared is None else at(disappeared),
+        **fields,
     )
 
 
@@ -93,26 +80,24 @@ def alarm(
     event_id: str,
     seconds: float,
     *,
-    device: str = "dev-1",
     channel: int | None = 1,
     alarm_type: AlarmType = AlarmType.INTRUSION,
-    vendor_event_type: str = "fielddetection",
     rule_name: str | None = "fence",
     state: AlarmState = AlarmState.START,
-    delay: float = 0.5,
+    delay: float = DELAY,
+    **fields: Any,
 ) -> Alarm:
-    return Alarm(
-        event_id=event_id,
-        source=CAMERA,
-        device_id=device,
+    """An alarm of channel 1's "fence" intrusion rule unless told otherwise; ``fields``: device,
+    vendor_event_type."""
+    return alarm_event(
+        event_id,
+        seconds,
         channel=channel,
-        captured_at=at(seconds),
-        received_at=at(seconds + delay),
-        time_source=TimeProvenance.SOURCE_OFFSET,
         alarm_type=alarm_type,
-        vendor_event_type=vendor_event_type,
         rule_name=rule_name,
         state=state,
+        delay=delay,
+        **fields,
     )
 
 
@@ -552,36 +537,6 @@ def test_table_values_are_replaced_not_mutated() -> None:
 # persisted state: a fresh deduplicator rebuilt from the tables continues identically
 
 
-def copy_tables(source: Deduplicator) -> Deduplicator:
-    """Every table copied into a fresh deduplicator through ``restore`` (values pickled)."""
-    fresh = Deduplicator(source.config)
-    targets = fresh.tables()
-    for name, table in source.tables().items():
-        for key, value in table.items():
-            targets[name].restore(key, pickle.loads(pickle.dumps(value)))  # noqa: S301
-    return fresh
-
-
-class ChangeLog:
-    """What the worker does: after each batch, the changed keys of every table, compacted."""
-
-    def __init__(self) -> None:
-        self.records: dict[tuple[str, str], bytes | None] = {}
-
-    def write(self, dedup: Deduplicator) -> None:
-        for name, table in dedup.tables().items():
-            for key, value, present in table.take_changes():
-                self.records[name, key] = pickle.dumps(value) if present else None
-
-    def restore(self, config: RuleConfig) -> Deduplicator:
-        fresh = Deduplicator(config)
-        tables = fresh.tables()
-        for (name, key), payload in self.records.items():
-            value = None if payload is None else pickle.loads(payload)  # noqa: S301
-            tables[name].restore(key, value)
-        return fresh
-
-
 Step = tuple[str, Any]
 
 
@@ -627,7 +582,7 @@ def test_restore_mid_stream_continues_identically() -> None:
         whole = stream(Deduplicator(CONFIG), batches)
         first = Deduplicator(CONFIG)
         head = feed(first, batches[:split])
-        resumed = stream(copy_tables(first), batches[split:])
+        resumed = stream(copy_tables(first, Deduplicator(CONFIG)), batches[split:])
         assert head + resumed == whole, split
 
 
@@ -778,6 +733,6 @@ def test_restore_from_the_change_log_mid_stream(
     for batch in batches[:split]:
         head += feed(running, [batch])
         log.write(running)
-    resumed = log.restore(CONFIG)
+    resumed = log.restore(Deduplicator(CONFIG))
     assert resumed.stream_time == running.stream_time
     assert head + stream(resumed, batches[split:]) == whole

@@ -2,66 +2,46 @@
 
 from __future__ import annotations
 
-import pickle
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from random import Random
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.canonical.models import (
-    Alarm,
     CanonicalEvent,
     FaceCapture,
     GeoPoint,
     ImageKind,
-    ImageRef,
     PlateCapture,
-    TimeProvenance,
 )
-from streams.correlate.config import RuleConfig
 from streams.correlate.person_vehicle import PersonVehicleRule
 from streams.correlate.records import Correlation, digest_id
-from streams.correlate.state import Stateful
+from tests.unit.correlate_builders import (
+    CONFIG,
+    NOW,
+    SLACK,
+    alarm_event,
+    at,
+    face_capture,
+    plate_capture,
+    resume_from_change_log,
+    same_in_any_order,
+)
 
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
-NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-CONFIG = RuleConfig()
-SLACK = CONFIG.lateness + max(CONFIG.plate_window, CONFIG.face_window)
 GATE = GeoPoint(lat=30.25, lon=120.16)
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
 
 
 def plate(
     event_id: str, seconds: float, number: str | None = "京A12345", device: str = "gate"
 ) -> PlateCapture:
-    return PlateCapture(
-        event_id=event_id,
-        source="hikvision-isapi",
-        device_id=device,
-        captured_at=at(seconds),
-        received_at=at(seconds),
-        time_source=TimeProvenance.EPOCH,
-        position=GATE,
-        plate_number=number,
-        images=[ImageRef(kind=ImageKind.SCENE, url=f"http://img/{event_id}.jpg")],
+    return plate_capture(
+        event_id, seconds, number, device=device, position=GATE, image=ImageKind.SCENE
     )
 
 
 def face(event_id: str, seconds: float, device: str = "gate") -> FaceCapture:
-    return FaceCapture(
-        event_id=event_id,
-        source="hikvision-isapi",
-        device_id=device,
-        captured_at=at(seconds),
-        received_at=at(seconds),
-        time_source=TimeProvenance.EPOCH,
-        track_id=f"track-{event_id}",
-        images=[ImageRef(kind=ImageKind.FACE, url=f"http://img/{event_id}.jpg")],
-    )
+    return face_capture(event_id, seconds, f"track-{event_id}", device=device, image=ImageKind.FACE)
 
 
 def feed(rule: PersonVehicleRule, events: list[CanonicalEvent]) -> list[Correlation]:
@@ -98,18 +78,9 @@ def test_plate_then_face_gives_the_same_record() -> None:
 
 def test_what_does_not_pair() -> None:
     rule = PersonVehicleRule(CONFIG)
-    alarm = Alarm(
-        event_id="a1",
-        source="onvif",
-        device_id="gate",
-        captured_at=T0,
-        received_at=T0,
-        time_source=TimeProvenance.SOURCE_OFFSET,
-        vendor_event_type="tns1:VideoSource/MotionAlarm",
-    )
     events: list[CanonicalEvent] = [
         face("f1", 0.0),
-        alarm,
+        alarm_event("a1", 0.0, device="gate"),
         plate("p0", 1.0, number=None),  # unreadable
         plate("p1", 5.001),  # just beyond the gap
         plate("p2", 1.0, device="other"),  # another device
@@ -144,12 +115,10 @@ def captures(draw: st.DrawFn) -> list[CanonicalEvent]:
 
 @settings(max_examples=200)
 @given(captures(), st.randoms(use_true_random=False))
-def test_pairs_do_not_depend_on_arrival_order(events: list[CanonicalEvent], random: Any) -> None:
-    shuffled = list(events)
-    random.shuffle(shuffled)
-    forward = {r.correlation_id: r for r in feed(PersonVehicleRule(CONFIG), events)}
-    mixed = {r.correlation_id: r for r in feed(PersonVehicleRule(CONFIG), shuffled)}
-    assert forward == mixed
+def test_pairs_do_not_depend_on_arrival_order(events: list[CanonicalEvent], random: Random) -> None:
+    forward = same_in_any_order(
+        lambda events: feed(PersonVehicleRule(CONFIG), events), events, random
+    )
     expected = {
         digest_id("person_vehicle", p.event_id, f.event_id)
         for p in events
@@ -186,19 +155,6 @@ def test_a_busy_device_keeps_only_the_recent_captures() -> None:
 # restore
 
 
-def changelog(rule: Stateful, log: dict[str, dict[str, Any]]) -> None:
-    for name, table in rule.tables().items():
-        for key, value, present in table.take_changes():
-            log.setdefault(name, {})[key] = pickle.dumps(value) if present else None
-
-
-def rebuild(rule: Stateful, log: dict[str, dict[str, Any]]) -> None:
-    tables = rule.tables()
-    for name, records in log.items():
-        for key, value in records.items():
-            tables[name].restore(key, None if value is None else pickle.loads(value))  # noqa: S301
-
-
 def test_a_rule_rebuilt_from_its_change_log_continues_identically() -> None:
     stream: list[CanonicalEvent] = [
         face("f1", 0.0),
@@ -210,23 +166,13 @@ def test_a_rule_rebuilt_from_its_change_log_continues_identically() -> None:
         face("f4", 60.0),
         plate("p4", 61.0),
     ]
-    original = PersonVehicleRule(CONFIG)
-    log: dict[str, dict[str, Any]] = {}
-    for event in stream[:3]:
-        original.observe(event, NOW)
-        original.expire(event.received_at)
-        changelog(original, log)
-    rebuilt = PersonVehicleRule(CONFIG)
-    rebuild(rebuilt, log)
-    assert dict(rebuilt.recent) == dict(original.recent)
-    produced = []
-    for event in stream[3:]:
-        expected = original.observe(event, NOW)
-        assert rebuilt.observe(event, NOW) == expected
-        produced += expected
-        for rule in (original, rebuilt):
-            rule.expire(event.received_at)
-        assert dict(rebuilt.recent) == dict(original.recent)
+
+    def step(rule: PersonVehicleRule, event: CanonicalEvent) -> list[Correlation]:
+        produced = rule.observe(event, NOW)
+        rule.expire(event.received_at)
+        return produced
+
+    produced = resume_from_change_log(lambda: PersonVehicleRule(CONFIG), step, stream, 3)
     assert [r.event_ids for r in produced] == [
         ["f2", "p2"],
         ["p1", "f3"],

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import pickle
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -11,17 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.canonical.models import (
-    Alarm,
-    CanonicalEvent,
-    FaceCapture,
-    GeoPoint,
-    PlateCapture,
-    TimeProvenance,
-)
-from streams.correlate.config import RuleConfig
-from streams.correlate.records import WatchlistEntry, digest_id
-from streams.correlate.state import Stateful
+from streams.canonical.models import CanonicalEvent, FaceCapture, GeoPoint, PlateCapture
+from streams.correlate.records import Alert, WatchlistEntry, digest_id
 from streams.correlate.watchlist import (
     Watchlist,
     WatchlistRule,
@@ -29,43 +19,29 @@ from streams.correlate.watchlist import (
     read_watchlist_file,
     watchlist_from_entries,
 )
+from tests.unit.correlate_builders import (
+    CONFIG,
+    NOW,
+    T0,
+    alarm_event,
+    at,
+    face_capture,
+    plate_capture,
+    resume_from_change_log,
+)
 
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
-NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-CONFIG = RuleConfig()
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
+POSITION = GeoPoint(lat=30.25, lon=120.16)
 
 
 def plate_read(
     event_id: str, plate: str | None, seconds: float = 0.0, **extra: Any
 ) -> PlateCapture:
-    return PlateCapture(
-        event_id=event_id,
-        source="hikvision-isapi",
-        device_id=extra.pop("device_id", "dev-1"),
-        captured_at=at(seconds),
-        received_at=at(seconds),
-        time_source=TimeProvenance.EPOCH,
-        position=GeoPoint(lat=30.25, lon=120.16),
-        plate_number=plate,
-        **extra,
-    )
+    device = extra.pop("device_id", "dev-1")
+    return plate_capture(event_id, seconds, plate, device=device, position=POSITION, **extra)
 
 
 def face(event_id: str, embedding: list[float] | None, seconds: float = 0.0) -> FaceCapture:
-    return FaceCapture(
-        event_id=event_id,
-        source="dahua-cgi",
-        device_id="dev-2",
-        captured_at=at(seconds),
-        received_at=at(seconds),
-        time_source=TimeProvenance.REAL_UTC,
-        track_id="t1",
-        embedding=embedding,
-    )
+    return face_capture(event_id, seconds, "t1", device="dev-2", embedding=embedding)
 
 
 def plate_entry(entry_id: str, pattern: str, priority: int = 3, **extra: Any) -> WatchlistEntry:
@@ -334,7 +310,7 @@ def test_plate_hit_alert() -> None:
     assert alert.device_ids == ["dev-1"]
     assert alert.event_ids == ["r1"]
     assert [s.event_id for s in alert.evidence] == ["r1"]
-    assert alert.evidence[0].position == GeoPoint(lat=30.25, lon=120.16)
+    assert alert.evidence[0].position == POSITION
     assert alert.watchlist_entry_id == "w1"
     assert alert.reason == "stolen vehicle"
     assert alert.case_ref == "case-1"
@@ -358,16 +334,7 @@ def test_one_alert_per_entry_and_pass() -> None:
 
 def test_nothing_for_alarms_unreadable_plates_faces_without_embedding() -> None:
     rule = rule_with(plate_entry("w1", "京A*"), face_entry("f1", [1.0, 0.0], 0.5))
-    alarm = Alarm(
-        event_id="a1",
-        source="onvif",
-        device_id="dev-1",
-        captured_at=T0,
-        received_at=T0,
-        time_source=TimeProvenance.SOURCE_OFFSET,
-        vendor_event_type="tns1:RuleEngine/FieldDetector",
-    )
-    assert rule.check(alarm, "a1", NOW) == []
+    assert rule.check(alarm_event("a1", 0.0), "a1", NOW) == []
     assert rule.check(plate_read("r1", None), "r1", NOW) == []
     assert rule.check(face("f1", None), "f1", NOW) == []
     assert rule.check(plate_read("r2", "沪A12345"), "r2", NOW) == []
@@ -406,20 +373,6 @@ def test_expire_forgets_a_pass_after_its_memory() -> None:
 # restore
 
 
-def changelog(rule: Stateful, log: dict[str, dict[str, Any]]) -> None:
-    """What the worker does after a batch: write every changed key (pickled) to the log."""
-    for name, table in rule.tables().items():
-        for key, value, present in table.take_changes():
-            log.setdefault(name, {})[key] = pickle.dumps(value) if present else None
-
-
-def rebuild(rule: Stateful, log: dict[str, dict[str, Any]]) -> None:
-    tables = rule.tables()
-    for name, records in log.items():
-        for key, value in records.items():
-            tables[name].restore(key, None if value is None else pickle.loads(value))  # noqa: S301
-
-
 def test_a_rule_rebuilt_from_its_change_log_continues_identically() -> None:
     entries = [plate_entry("w1", "京A*"), face_entry("f1", [1.0, 0.0], 0.5)]
     stream: list[tuple[CanonicalEvent, str]] = [
@@ -432,15 +385,10 @@ def test_a_rule_rebuilt_from_its_change_log_continues_identically() -> None:
         (plate_read("r5", "京A77777", 900.0), "r5"),
         (plate_read("r6", "京A12345", 901.0), "r1"),
     ]
-    original = rule_with(*entries)
-    log: dict[str, dict[str, Any]] = {}
-    for event, anchor in stream[:3]:
-        original.check(event, anchor, NOW)
-        changelog(original, log)
-    rebuilt = rule_with(*entries)
-    rebuild(rebuilt, log)
-    for event, anchor in stream[3:]:
-        for rule in (original, rebuilt):
-            rule.expire(event.received_at)
-        assert rebuilt.check(event, anchor, NOW) == original.check(event, anchor, NOW)
-        assert dict(rebuilt.fired) == dict(original.fired)
+
+    def step(rule: WatchlistRule, item: tuple[CanonicalEvent, str]) -> list[Alert]:
+        event, anchor = item
+        rule.expire(event.received_at)
+        return rule.check(event, anchor, NOW)
+
+    resume_from_change_log(lambda: rule_with(*entries), step, stream, 3)

@@ -1,0 +1,143 @@
+"""Managing the watchlist by API and CLI on a running worker, and following the alerts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from streams.canonical import PlateCapture, TimeProvenance
+from streams.codecs.avro import encode
+from streams.kafka_admin import ensure_topics
+from streams.publisher import Publisher
+from streams.settings import Settings
+from streams.topics import PLATE_CAPTURES
+from tests.conftest import settings_env
+from tests.integration.worker_process import WorkerProcess
+
+pytestmark = pytest.mark.integration
+
+
+def _call(worker: WorkerProcess, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        worker.url + path, data=data, method=method, headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def _streams(
+    settings: Settings, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "streams", *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _capture(plate: str, device: str) -> PlateCapture:
+    now = datetime.now(UTC)
+    return PlateCapture(
+        event_id=f"{plate}-{now.timestamp()}",
+        source="hikvision-isapi",
+        device_id=device,
+        captured_at=now - timedelta(milliseconds=200),
+        received_at=now,
+        time_source=TimeProvenance.SOURCE_OFFSET,
+        plate_number=plate,
+        confidence=0.9,
+    )
+
+
+def test_entries_added_by_api_and_cli_raise_alerts_and_removal_stops_them(
+    settings: Settings, tmp_path: Path
+) -> None:
+    ensure_topics(settings)
+    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    try:
+        status, answer = _call(
+            worker,
+            "POST",
+            "/watchlist",
+            {"plate": "苏E12345", "reason": "stolen vehicle", "priority": 1, "case_ref": "C-1"},
+        )
+        assert status == 201, answer
+        entry_id = answer["added"]["entry_id"]
+        assert _call(worker, "POST", "/watchlist", {"plate": "苏E12345"})[0] == 400  # no reason
+        assert _call(worker, "POST", "/watchlist", {"plate": "X*Y!", "reason": "r"})[0] == 400
+
+        added = _streams(settings, "watchlist", "add", "--plate", "浙A9*", "--reason", "case 7")
+        assert added.returncode == 0, added.stderr
+        refused = _streams(settings, "watchlist", "add", "--plate", "浙A9*")
+        assert refused.returncode == 2
+        assert "reason" in refused.stderr
+
+        def applied() -> bool:
+            entries = _call(worker, "GET", "/watchlist")[1]["entries"]
+            return {e["pattern"] for e in entries} == {"苏E12345", "浙A9*"}
+
+        worker.wait_for(applied, 30, "applying both entries")
+        listed = _streams(settings, "watchlist", "list", "--json")
+        assert {json.loads(line)["pattern"] for line in listed.stdout.splitlines()} == {
+            "苏E12345",
+            "浙A9*",
+        }
+
+        publisher = Publisher(settings)
+        topic = settings.topic(PLATE_CAPTURES.name)
+        for plate in ("苏E12345", "浙A98765", "京N00000"):
+            event = _capture(plate, "31010100001320000001")
+            publisher.produce(topic, encode(event), event.device_id.encode())
+        publisher.flush_sync()
+        tail = _streams(
+            settings,
+            "alerts",
+            "tail",
+            "--from-beginning",
+            "--json",
+            "--limit",
+            "2",
+            "--idle-exit",
+            "30",
+        )
+        alerts = [json.loads(line) for line in tail.stdout.splitlines()]
+        assert sorted(a["plate_numbers"][0] for a in alerts) == ["浙A98765", "苏E12345"]
+        hit = next(a for a in alerts if a["plate_numbers"] == ["苏E12345"])
+        assert (hit["priority"], hit["reason"], hit["case_ref"]) == (1, "stolen vehicle", "C-1")
+        text = _streams(settings, "alerts", "tail", "--from-beginning", "--limit", "1")
+        assert "watchlist" in text.stdout
+        assert "P" in text.stdout
+
+        assert _call(worker, "DELETE", f"/watchlist/{entry_id}")[0] == 200
+        worker.wait_for(
+            lambda: all(
+                e["entry_id"] != entry_id for e in _call(worker, "GET", "/watchlist")[1]["entries"]
+            ),
+            30,
+            "removing the entry",
+        )
+        event = _capture("苏E12345", "31010100001320000002")
+        publisher.produce(topic, encode(event), event.device_id.encode())
+        publisher.flush_sync()
+        time.sleep(3)
+        again = _streams(
+            settings, "alerts", "tail", "--from-beginning", "--json", "--idle-exit", "5"
+        )
+        assert len(again.stdout.splitlines()) == 2  # nothing new for the removed entry
+    finally:
+        assert worker.stop() == 0, worker.log_tail()

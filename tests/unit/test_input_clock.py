@@ -1,0 +1,54 @@
+"""The dedup stage's stream time over several input topics read at different paces."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from streams.agents.correlate import InputClock
+
+T = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+TOPICS = ["plates", "faces", "alarms"]
+
+
+def test_time_stands_until_every_input_has_spoken() -> None:
+    clock = InputClock()
+    clock.seen("plates", 0, T)
+    assert clock.stream_time(0, TOPICS) is None
+    clock.at_end("faces", 0)
+    clock.at_end("alarms", 0)
+    assert clock.stream_time(0, TOPICS) == T
+
+
+def test_the_slowest_input_with_records_left_holds_time_back() -> None:
+    clock = InputClock()
+    clock.seen("plates", 0, T + timedelta(hours=2))  # drained ahead while catching up
+    clock.seen("faces", 0, T)
+    clock.at_end("alarms", 0)
+    assert clock.stream_time(0, TOPICS) == T
+    clock.seen("faces", 0, T + timedelta(minutes=5))
+    assert clock.stream_time(0, TOPICS) == T + timedelta(minutes=5)
+    clock.at_end("faces", 0)  # the faces are all read: the plates' time counts
+    assert clock.stream_time(0, TOPICS) == T + timedelta(hours=2)
+
+
+def test_new_records_after_the_end_count_again() -> None:
+    clock = InputClock()
+    for topic in TOPICS:
+        clock.seen(topic, 1, T)
+        clock.at_end(topic, 1)
+    clock.seen("plates", 1, T + timedelta(seconds=30))
+    assert clock.stream_time(1, TOPICS) == T + timedelta(seconds=30)
+    clock.seen("faces", 1, T + timedelta(seconds=10))  # faces have more again
+    assert clock.stream_time(1, TOPICS) == T + timedelta(seconds=10)
+
+
+def test_partitions_are_independent_and_forgotten_on_revoke() -> None:
+    clock = InputClock()
+    for topic in TOPICS:
+        clock.seen(topic, 0, T)
+        clock.seen(topic, 1, T + timedelta(minutes=1))
+    assert clock.stream_time(0, TOPICS) == T
+    assert clock.stream_time(1, TOPICS) == T + timedelta(minutes=1)
+    clock.forget([1])
+    assert clock.stream_time(1, TOPICS) is None
+    assert clock.stream_time(0, TOPICS) == T
