@@ -44,6 +44,10 @@ def create_app(settings: Settings) -> faust.App:
         topic_allow_declare=False,
         topic_partitions=settings.topic_partitions,
         consumer_auto_offset_reset="earliest",
+        # faust's own consumer group (it hosts no agents): a restarted worker must not wait
+        # the default minute for the dead member's session to expire.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         producer_acks=-1,
         web_host=settings.web_host,
         web_bind=settings.web_host,
