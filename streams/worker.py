@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from streams.errors import ConfigError
 from streams.kafka_admin import ensure_topics
 from streams.localkafka import port_is_free
@@ -32,6 +34,10 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> None:
     from streams.agents.runner import StageRunner, StageService
     from streams.warehouse.offloop import OffLoopWarehouse
 
+    # Window state keeps hundreds of thousands of small objects alive: with the default
+    # thresholds the collector's full passes over them stall every stage (alert latency).
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
     runners = [
         StageRunner(settings, stage, on_fatal=lambda _exc: None)
         for stage in build_stages(settings, warehouse)

@@ -13,6 +13,7 @@ before the input offsets are committed.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -36,6 +37,7 @@ from streams.topics import TopicSpec
 from streams.watchlist_topic import WatchlistFollower
 
 P = TypeVar("P")
+STATE_WRITE_SECONDS = 0.25
 
 
 class RuleStage(Generic[P]):
@@ -58,6 +60,7 @@ class RuleStage(Generic[P]):
         self.settings = settings
         self.publisher = publisher
         self.wire = wire
+        self.state_written = time.monotonic()
         self.batch_size = settings.stage_batch_size
         self.batch_wait = settings.stage_batch_wait_seconds
         self.checkpoint_seconds = settings.stage_checkpoint_seconds
@@ -102,12 +105,29 @@ class RuleStage(Generic[P]):
                 self.take(message, record, now, out)
         self.close(now, None, out)
         self.emit(out)
+        self.persist()
 
     def idle(self) -> None:
         now = datetime.now(UTC)
         out = Outputs()
         self.close(now, now, out)
         self.emit(out)
+        self.persist()
+
+    def persist(self) -> None:
+        """Every quarter second: once the outputs so far are acknowledged, send the state
+        they came from.
+
+        Written in small parts, state never stalls a stage for long (alert latency), while
+        keys changed several times in between are written once; state is never ahead of
+        acknowledged outputs, and ``flush`` at a checkpoint waits for it before the offsets
+        are committed.
+        """
+        if time.monotonic() - self.state_written < STATE_WRITE_SECONDS:
+            return
+        self.publisher.flush_sync(timeout=300)
+        self.parts.write_changes()
+        self.state_written = time.monotonic()
 
     def decode(self, message: Any) -> BaseModel | None:
         """The record of a message, or None after dead-lettering what cannot be read."""
@@ -172,8 +192,9 @@ class RuleStage(Generic[P]):
 
     def flush(self, stopping: threading.Event) -> None:
         self.publisher.flush_sync(timeout=300)  # outputs first,
-        if self.parts.write_changes():
-            self.publisher.flush_sync(timeout=300)  # then the state that produced them
+        if self.parts.write_changes():  # then what ``persist`` has not sent yet
+            self.publisher.flush_sync(timeout=300)
+        self.state_written = time.monotonic()
 
     def after_commit(self) -> None:
         return None
