@@ -92,7 +92,7 @@ class RuleStage(Generic[P]):
         """Hand one decoded record to the rules of its partition."""
         raise NotImplementedError
 
-    def close(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
+    def close_windows(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
         """After a batch (``clock`` None) or when idle (``clock``: the wall clock)."""
         raise NotImplementedError
 
@@ -103,14 +103,14 @@ class RuleStage(Generic[P]):
             record = self.decode(message)
             if record is not None:
                 self.take(message, record, now, out)
-        self.close(now, None, out)
+        self.close_windows(now, None, out)
         self.emit(out)
         self.persist()
 
     def idle(self) -> None:
         now = datetime.now(UTC)
         out = Outputs()
-        self.close(now, now, out)
+        self.close_windows(now, now, out)
         self.emit(out)
         self.persist()
 
@@ -271,6 +271,12 @@ class DedupStage(RuleStage[DeviceRules]):
         super().revoke(partitions)
         self.clock.forget(partitions)
 
+    def close(self) -> None:
+        """The watchlist consumer, closed with the stage's thread."""
+        if self.follower is not None:
+            self.follower.close()
+            self.follower = None
+
     def at_end(self, topic: str, partition: int) -> None:
         self.clock.at_end(topic, partition)
 
@@ -285,7 +291,7 @@ class DedupStage(RuleStage[DeviceRules]):
         self.clock.seen(message.topic(), partition, record.received_at)
         self.parts.get(partition).on_event(record, now, out)
 
-    def close(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
+    def close_windows(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
         if self.follower is not None:
             self.follower.poll()
         for partition, part in self.parts.items().items():
@@ -313,7 +319,7 @@ class PlatesStage(RuleStage[PlateRules]):
     def take(self, message: Any, record: BaseModel, now: datetime, out: Outputs) -> None:
         self.parts.get(message.partition()).on_record(record, now, out)
 
-    def close(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
+    def close_windows(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
         for part in self.parts.items().values():
             part.expire()
 
@@ -337,6 +343,6 @@ class AreaStage(RuleStage[AreaRules]):
         if isinstance(record, PlateCapture | FaceCapture | Alarm):
             self.parts.get(message.partition()).on_event(record)
 
-    def close(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
+    def close_windows(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
         for part in self.parts.items().values():
             out.alerts += part.advance(now, clock=clock)

@@ -126,6 +126,9 @@ class StageRunner(threading.Thread):
             self.on_fatal(exc)
         finally:
             consumer.close()
+            close = getattr(self.stage, "close", None)
+            if close is not None:  # the stage's own clients, closed in this thread
+                close()
 
     def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if isinstance(self.stage, StatefulStage):
