@@ -391,7 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--pure-events", type=int, default=100_000, help="correlate: captures for the rules alone"
     )
     bench.add_argument(
-        "--rate", type=float, default=10_000, help="correlate: offered captures/s for latency"
+        "--rate",
+        type=float,
+        default=2_000,
+        help="correlate: offered captures/s for the latency run (keep it below the worker's "
+        "throughput, or latency only measures the growing backlog)",
     )
     bench.add_argument(
         "--latency-seconds", type=float, default=20, help="correlate: length of the latency run"
