@@ -146,6 +146,16 @@ def _demo_on(broker: LocalKafka, settings: Settings, per_source: int) -> int:
         )
         counts = _get_json(url + "/landed")["raw_captures"]
         wait_until(lambda: _normalized(url) >= len(positions), 60, "normalization", log, worker)
+        wait_until(
+            lambda: (
+                _counter(url, "streams_captures_in_total")
+                >= _counter(url, "streams_canonical_events_out_total")
+            ),
+            60,
+            "deduplication",
+            log,
+            worker,
+        )
         counters = _get_json(url + "/stats")["counters"]
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -164,7 +174,19 @@ def _demo_on(broker: LocalKafka, settings: Settings, per_source: int) -> int:
         f"normalized into canonical events: {json.dumps(events, sort_keys=True)}; "
         f"dead letters: {dead}"
     )
+    dropped = counters.get("streams_duplicates_dropped_total", {})
+    print(
+        f"deduplication read {sum(counters.get('streams_captures_in_total', {}).values())} "
+        f"captures; exact repeats dropped: {dropped.get('exact', 0)} (unique passes are "
+        "published once their window closes; `streams alerts tail` follows the alerts)"
+    )
     return 0
+
+
+def _counter(url: str, name: str) -> int:
+    counters = _get_json(url + "/stats").get("counters", {})
+    values = counters.get(name, {}) if isinstance(counters, dict) else {}
+    return sum(int(v) for v in values.values())
 
 
 def _normalized(url: str) -> int:
