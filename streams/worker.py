@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import logging
+import os
+import sys
 
 from streams.errors import ConfigError
 from streams.kafka_admin import ensure_topics
@@ -47,4 +50,16 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> None:
     import streams.worker_web  # noqa: F401  (registers the HTTP endpoints)
     from streams.app import app
 
-    faust.Worker(app, stages, loglevel=loglevel, quiet=True).execute_from_commandline()
+    try:
+        faust.Worker(app, stages, loglevel=loglevel, quiet=True).execute_from_commandline()
+    except SystemExit as exc:  # a clean stop: every stage has flushed and committed
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    else:
+        code = 0
+    warehouse.close()
+    # Skip interpreter teardown: Kafka clients destroyed during it (their threads call back
+    # into Python) can crash the process after a clean stop.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
