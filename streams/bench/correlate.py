@@ -18,7 +18,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -28,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from streams.bench.normalize import process_cpu_seconds
+from streams.bench.normalize import isolated_settings, process_cpu_seconds
 from streams.canonical import (
     Alarm,
     AlarmState,
@@ -203,23 +202,6 @@ def bench_rules(
 # Through the broker
 
 
-def _bench_settings(settings: Settings) -> tuple[Settings, Path]:
-    run = uuid.uuid4().hex[:8]
-    state = Path(tempfile.mkdtemp(prefix="streams-bench-"))
-    return (
-        settings.model_copy(
-            update={
-                "topic_prefix": f"bench{run}.",
-                "app_id": f"bench-{run}",
-                "data_dir": state / "faust",
-                "warehouse_url": f"chdb://{state / 'warehouse'}",
-                "archive_raw": False,
-            }
-        ),
-        state,
-    )
-
-
 def _produce(settings: Settings, events: list[CanonicalEvent]) -> None:
     from streams.codecs.avro import encode
     from streams.publisher import Publisher
@@ -264,7 +246,7 @@ def bench_worker(
     from streams.kafka_admin import ensure_topics
     from streams.watchlist_topic import publish_entries
 
-    settings, state = _bench_settings(settings)
+    settings, state = isolated_settings(settings)
     ensure_topics(settings)
     publish_entries(settings, watchlist)
     _produce(settings, events)
@@ -314,7 +296,7 @@ def bench_latency(
     from streams.topics import ALARMS, ALERTS, FACE_CAPTURES, PLATE_CAPTURES
     from streams.watchlist_topic import publish_entries
 
-    settings, state = _bench_settings(settings)
+    settings, state = isolated_settings(settings)
     ensure_topics(settings)
     publish_entries(settings, watchlist)
     worker = _start_worker(settings, state)

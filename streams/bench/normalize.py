@@ -93,6 +93,22 @@ def bench_adapters(payloads: dict[str, list[Payload]], seconds: float = 2.0) -> 
     return results
 
 
+def isolated_settings(settings: Settings) -> tuple[Settings, Path]:
+    """Settings for one benchmark run: its own topics, consumer groups and warehouse."""
+    run = uuid.uuid4().hex[:8]
+    state = Path(tempfile.mkdtemp(prefix="streams-bench-"))
+    isolated = settings.model_copy(
+        update={
+            "topic_prefix": f"bench{run}.",
+            "app_id": f"bench-{run}",
+            "data_dir": state / "faust",
+            "warehouse_url": f"chdb://{state / 'warehouse'}",
+            "archive_raw": False,
+        }
+    )
+    return isolated, state
+
+
 def process_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -108,17 +124,7 @@ def bench_agent(
     from streams.kafka_admin import LIBRDKAFKA_LOGGER, ensure_topics
     from streams.topics import raw_topic_name
 
-    run = uuid.uuid4().hex[:8]
-    state = Path(tempfile.mkdtemp(prefix="streams-bench-"))
-    settings = settings.model_copy(
-        update={
-            "topic_prefix": f"bench{run}.",
-            "app_id": f"bench-{run}",
-            "data_dir": state / "faust",
-            "warehouse_url": f"chdb://{state / 'warehouse'}",
-            "archive_raw": False,
-        }
-    )
+    settings, state = isolated_settings(settings)
     ensure_topics(settings)
     mix = [p for items in payloads.values() for p in items]
     producer = Producer(
