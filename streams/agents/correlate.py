@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -25,6 +25,7 @@ from streams.agents.changelog import Changelog, PartitionedRules
 from streams.canonical import Alarm, FaceCapture, PlateCapture
 from streams.codecs import avro
 from streams.codecs.wire import WireFormat
+from streams.correlate.config import RuleConfig
 from streams.correlate.pipeline import AreaRules, DeviceRules, Outputs, PlateRules
 from streams.correlate.records import Correlation, Relation
 from streams.correlate.state import Stateful
@@ -45,18 +46,12 @@ class RuleStage(Generic[P]):
 
     name: str
     topics: Sequence[str]
+    inputs: Sequence[TopicSpec]  # co-partitioned: partition p of each holds the same keys
+    changelog: TopicSpec
 
-    def __init__(
-        self,
-        settings: Settings,
-        publisher: Publisher,
-        wire: WireFormat,
-        inputs: Sequence[TopicSpec],
-        changelog: TopicSpec,
-        make: Callable[[], P],
-        rules_of: Callable[[P], Iterable[Stateful]],
-    ) -> None:
-        self.topics = [settings.topic(spec.name) for spec in inputs]
+    def __init__(self, settings: Settings, publisher: Publisher, wire: WireFormat) -> None:
+        config = settings.rule_config()
+        self.topics = [settings.topic(spec.name) for spec in self.inputs]
         self.settings = settings
         self.publisher = publisher
         self.wire = wire
@@ -65,7 +60,9 @@ class RuleStage(Generic[P]):
         self.batch_wait = settings.stage_batch_wait_seconds
         self.checkpoint_seconds = settings.stage_checkpoint_seconds
         self.parts = PartitionedRules(
-            Changelog(settings, settings.topic(changelog.name), publisher), make, rules_of
+            Changelog(settings, settings.topic(self.changelog.name), publisher),
+            lambda: self.new_rules(config),
+            self.rules_of,
         )
         t = settings.topic
         self.unique_topic = {
@@ -78,6 +75,14 @@ class RuleStage(Generic[P]):
         self.by_plate_topic = t(topics.PLATE_SIGHTINGS_BY_PLATE.name)
         self.area_topic = t(topics.AREA.name)
         self.dead_letters = t(topics.DEAD_LETTERS.name)
+
+    def new_rules(self, config: RuleConfig) -> P:
+        """Empty rules for one input partition."""
+        raise NotImplementedError
+
+    @staticmethod
+    def rules_of(part: P) -> Iterable[Stateful]:
+        return part.rules()  # type: ignore[attr-defined, no-any-return]
 
     def assign(self, partitions: list[int]) -> None:
         self.parts.assign(partitions)
@@ -245,21 +250,18 @@ class InputClock:
 
 class DedupStage(RuleStage[DeviceRules]):
     name = "dedup"
+    inputs = (topics.PLATE_CAPTURES, topics.FACE_CAPTURES, topics.ALARMS)
+    changelog = topics.DEDUP_CHANGELOG
 
     def __init__(self, settings: Settings, publisher: Publisher, wire: WireFormat) -> None:
-        config = settings.rule_config()
         self.watchlist = Watchlist()
-        super().__init__(
-            settings,
-            publisher,
-            wire,
-            [topics.PLATE_CAPTURES, topics.FACE_CAPTURES, topics.ALARMS],
-            topics.DEDUP_CHANGELOG,
-            lambda: DeviceRules(config, self.watchlist, follow_events=False),
-            DeviceRules.rules,
-        )
         self.clock = InputClock()
         self.follower: WatchlistFollower | None = None
+        super().__init__(settings, publisher, wire)
+
+    def new_rules(self, config: RuleConfig) -> DeviceRules:
+        # Stream time is moved by the stage (``InputClock``), not by each event.
+        return DeviceRules(config, self.watchlist, follow_events=False)
 
     def assign(self, partitions: list[int]) -> None:
         if self.follower is None:  # the whole watchlist before the first capture is checked
@@ -303,18 +305,11 @@ class DedupStage(RuleStage[DeviceRules]):
 
 class PlatesStage(RuleStage[PlateRules]):
     name = "plates"
+    inputs = (topics.PLATE_SIGHTINGS_BY_PLATE,)
+    changelog = topics.PLATES_CHANGELOG
 
-    def __init__(self, settings: Settings, publisher: Publisher, wire: WireFormat) -> None:
-        config = settings.rule_config()
-        super().__init__(
-            settings,
-            publisher,
-            wire,
-            [topics.PLATE_SIGHTINGS_BY_PLATE],
-            topics.PLATES_CHANGELOG,
-            lambda: PlateRules(config),
-            PlateRules.rules,
-        )
+    def new_rules(self, config: RuleConfig) -> PlateRules:
+        return PlateRules(config)
 
     def take(self, message: Any, record: BaseModel, now: datetime, out: Outputs) -> None:
         self.parts.get(message.partition()).on_record(record, now, out)
@@ -326,18 +321,11 @@ class PlatesStage(RuleStage[PlateRules]):
 
 class AreaStage(RuleStage[AreaRules]):
     name = "area"
+    inputs = (topics.AREA,)
+    changelog = topics.AREA_CHANGELOG
 
-    def __init__(self, settings: Settings, publisher: Publisher, wire: WireFormat) -> None:
-        config = settings.rule_config()
-        super().__init__(
-            settings,
-            publisher,
-            wire,
-            [topics.AREA],
-            topics.AREA_CHANGELOG,
-            lambda: AreaRules(config),
-            AreaRules.rules,
-        )
+    def new_rules(self, config: RuleConfig) -> AreaRules:
+        return AreaRules(config)
 
     def take(self, message: Any, record: BaseModel, now: datetime, out: Outputs) -> None:
         if isinstance(record, PlateCapture | FaceCapture | Alarm):

@@ -8,7 +8,7 @@ from typing import Any
 from streams.canonical import Alarm, AlarmState, ImageRef
 from streams.canonical.models import construct
 from streams.vendors.base import Context
-from streams.vendors.common import as_str, event_id, position_of
+from streams.vendors.common import as_str, event_id
 from streams.vendors.dahua.codes import SMART_MOTION_TARGETS, STATES, alarm_type
 from streams.vendors.dahua.identity import COMMON_KEYS, SOURCE, Identity
 from streams.vendors.dahua.values import as_dict, attributes, box, confidence, term
@@ -40,14 +40,7 @@ def alarm(
         Alarm,
         dict(
             event_id=event_id("alarm", SOURCE, *identity.key, state.value),
-            source=SOURCE,
-            source_event_id=as_str(data.get("EventID")),
-            device_id=identity.device_id,
-            channel=identity.channel,
-            captured_at=identity.captured_at,
-            received_at=identity.received_at,
-            time_source=identity.provenance,
-            position=position_of(identity.device_id, ctx),
+            **identity.fields(data, ctx),
             images=list(images),
             confidence=confidence(obj.get("Confidence")),
             bbox=box(obj.get("BoundingBox")),

@@ -12,7 +12,7 @@ from typing import Any
 from streams.canonical import CanonicalEvent, FaceCapture, Gender, ImageRef, Presence
 from streams.canonical.models import construct
 from streams.vendors.base import Context
-from streams.vendors.common import as_int, as_str, event_id, position_of
+from streams.vendors.common import as_int, as_str, event_id
 from streams.vendors.dahua.identity import COMMON_KEYS, SOURCE, Identity
 from streams.vendors.dahua.values import as_dict, attributes, box, confidence
 
@@ -55,14 +55,7 @@ def face_captures(
                 FaceCapture,
                 dict(
                     event_id=event_id("face", SOURCE, *key),
-                    source=SOURCE,
-                    source_event_id=as_str(data.get("EventID")),
-                    device_id=identity.device_id,
-                    channel=identity.channel,
-                    captured_at=identity.captured_at,
-                    received_at=identity.received_at,
-                    time_source=identity.provenance,
-                    position=position_of(identity.device_id, ctx),
+                    **identity.fields(data, ctx),
                     images=list(images),
                     confidence=score,
                     bbox=box(entry.get("BoundingBox")),

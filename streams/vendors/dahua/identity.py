@@ -15,7 +15,13 @@ from typing import Any
 from streams.canonical import TimeProvenance
 from streams.domain.vendor_time import VendorTimeError, parse_dahua
 from streams.vendors.base import AdapterError, Context, RawPayload
-from streams.vendors.common import as_int, as_str, cached_device_id, received_fallback
+from streams.vendors.common import (
+    as_int,
+    as_str,
+    cached_device_id,
+    position_of,
+    received_fallback,
+)
 from streams.vendors.dahua.parts import Record, shown
 
 SOURCE = "dahua-cgi"
@@ -37,6 +43,19 @@ class Identity:
     received_at: datetime
     key: tuple[str, ...]  # what the record's event ids hash
     extra: dict[str, str]  # attributes that come from the identity (``AlarmInput``)
+
+    def fields(self, data: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+        """The canonical fields every event of the record shares (all but its id)."""
+        return {
+            "source": SOURCE,
+            "source_event_id": as_str(data.get("EventID")),
+            "device_id": self.device_id,
+            "channel": self.channel,
+            "captured_at": self.captured_at,
+            "received_at": self.received_at,
+            "time_source": self.provenance,
+            "position": position_of(self.device_id, ctx),
+        }
 
 
 def identify(

@@ -13,7 +13,7 @@ from streams.canonical import ImageRef, PlateCapture
 from streams.canonical.models import construct
 from streams.domain.plates import canonical_plate, canonical_plate_color
 from streams.vendors.base import Context
-from streams.vendors.common import as_float, as_int, as_str, event_id, position_of
+from streams.vendors.common import as_float, as_int, as_str, event_id
 from streams.vendors.dahua.identity import COMMON_KEYS, SOURCE, Identity
 from streams.vendors.dahua.values import as_dict, attributes, box, confidence, term
 
@@ -72,14 +72,7 @@ def plate_capture(
         PlateCapture,
         dict(
             event_id=event_id("plate", SOURCE, *identity.key),
-            source=SOURCE,
-            source_event_id=as_str(data.get("EventID")),
-            device_id=identity.device_id,
-            channel=identity.channel,
-            captured_at=identity.captured_at,
-            received_at=identity.received_at,
-            time_source=identity.provenance,
-            position=position_of(identity.device_id, ctx),
+            **identity.fields(data, ctx),
             images=list(images),
             confidence=confidence(obj.get("Confidence")) if object_is_plate else None,
             bbox=vehicle_box if vehicle_box is not None else plate_box,
