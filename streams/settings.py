@@ -69,6 +69,28 @@ class Settings(BaseSettings):
     sink_retry_initial_seconds: float = Field(0.2, gt=0, description="First retry backoff.")
     sink_retry_max_seconds: float = Field(10.0, gt=0, description="Longest retry backoff.")
 
+    # Retention, enforced by the warehouse (TTL on each table, applied at every start).
+    retention_raw_days: int = Field(3, ge=1, description="Days raw payloads are kept.")
+    retention_plates_days: int = Field(90, ge=1, description="Days plate passes are kept.")
+    retention_faces_days: int = Field(
+        30, ge=1, description="Days face captures and embeddings (biometric data) are kept."
+    )
+    retention_alarms_days: int = Field(90, ge=1, description="Days alarms are kept.")
+    retention_alerts_days: int = Field(
+        365, ge=1, description="Days alerts and correlations are kept."
+    )
+    retention_dead_letters_days: int = Field(30, ge=1, description="Days dead letters are kept.")
+    retention_audit_days: int = Field(1825, ge=1, description="Days the search audit is kept.")
+
+    # Search API
+    api_host: str = Field("127.0.0.1", description="Search API bind address.")
+    api_port: int = Field(8088, ge=1, le=65535, description="Search API port.")
+    api_url: str | None = Field(
+        None,
+        description="Where the CLI finds a running search API (default: http://API_HOST:API_PORT).",
+    )
+    search_page_size: int = Field(100, ge=1, le=10_000, description="Rows per search page.")
+
     archive_raw: bool = Field(
         True, description="Keep every raw payload in the warehouse table raw_captures."
     )

@@ -47,6 +47,7 @@ __all__ = [
     "PlateColor",
     "canonical_plate",
     "canonical_plate_color",
+    "fold_plate",
     "ocr_confusion_variants",
     "one_confusion_apart",
     "plate_kind",
@@ -443,3 +444,20 @@ def one_confusion_apart(a: str, b: str) -> bool:
                 return False
             diff = x + y
     return diff in _CONFUSABLE
+
+
+# Each confusable character folds to one representative of its class (O, D and 0 are one class).
+_FOLD: Final = str.maketrans({"O": "0", "D": "0", "I": "1", "B": "8", "Z": "2", "S": "5", "G": "6"})
+
+
+def fold_plate(plate: str) -> str:
+    """The fuzzy-search key of a plate: every OCR-confusable character folded to one
+    representative, and a leading province character dropped (provinces are misread too).
+
+    Two reads fold alike when they differ only by confusions of ``_CONFUSION_PAIRS`` (in any
+    number of positions) or in the province. Upper-cases; pass canonical plates or search input.
+    """
+    text = plate.strip().upper()
+    if text[:1] in PROVINCES:
+        text = text[1:]
+    return text.translate(_FOLD)
