@@ -39,6 +39,12 @@ bench-normalize: install ## normalize throughput: adapters per source, and the a
 bench-correlate: install ## dedup+correlation throughput (rules, worker through Kafka) and alert latency
 	$(BIN)/streams bench correlate
 
+bench-sink: install ## warehouse sink rows/s: insert path alone, and the sink stage through Kafka
+	$(BIN)/streams bench sink
+
+bench-search: install ## search p50/p99 per query kind on generated data (large: see docs/search.md)
+	$(BIN)/streams bench search
+
 lint: install ## ruff
 	$(BIN)/ruff check streams tests loadtest
 	$(BIN)/ruff format --check streams tests loadtest
@@ -60,4 +66,4 @@ clean: ## stop local services and remove .local/ (data, logs)
 	-test -x $(BIN)/streams && $(BIN)/streams dev kafka down
 	rm -rf .local
 
-.PHONY: help install demo test bench-normalize bench-correlate lint format typecheck kafka-up kafka-down clean
+.PHONY: help install demo test bench-normalize bench-correlate bench-sink bench-search lint format typecheck kafka-up kafka-down clean

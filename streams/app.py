@@ -14,6 +14,11 @@ Topology (names before ``topic_prefix``; topics are declared in ``streams.topics
     watchlist       ──>  dedup stage (every worker follows the whole compacted topic)
     repartition.plate-by-plate ──> plates stage ──> alerts (cloned_plate, convoy)
     repartition.area           ──> area stage   ──> alerts (alarm_context)
+    unique.* | alerts | correlations | deadletter
+                    ──>  warehouse_sink stage  ──>  warehouse tables plate_captures,
+                                                    face_captures, face_vectors, alarms, alerts,
+                                                    correlations, dead_letters
+                                               └─>  deadletter (records it cannot read)
 
 The dedup, plates and area stages keep window state per input partition in the compacted
 topics changelog.dedup, changelog.plates and changelog.area (``streams.agents.changelog``).

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streams.errors import UserError
 from streams.settings import Settings, load_settings
@@ -71,14 +71,18 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from streams.warehouse import open_warehouse
     from streams.warehouse.migrations import migrate
+    from streams.warehouse.retention import apply_retention
 
     warehouse = open_warehouse(settings)
     try:
         done = migrate(warehouse)
+        retimed = apply_retention(warehouse, settings)
     finally:
         warehouse.close()
     for migration in done:
         print(f"applied {migration.version:04d}_{migration.name}")
+    if retimed:
+        print(f"retention set from the settings on {', '.join(r.table for r in retimed)}")
     print(f"warehouse {warehouse.description} is up to date ({len(done)} applied now)")
     return 0
 
@@ -169,6 +173,57 @@ def cmd_watchlist(args: argparse.Namespace, settings: Settings) -> int:
             raise UserError("usage: streams watchlist load FILE")
         return watchlist_cli.load_file(settings, args.file or Path(args.entry_ids[0]))
     return watchlist_cli.list_entries(settings, args.json)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.worker import run_worker
+
+    run_worker(settings, loglevel=args.loglevel, with_api=True)
+    return 0
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.api.server import serve_api
+    from streams.search_cli import direct_service
+
+    with direct_service(settings) as service:
+        serve_api(service, settings)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.search_cli import run_search_command
+
+    return run_search_command(args, settings)
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.search_cli import run_audit_command
+
+    return run_audit_command(args, settings)
+
+
+def cmd_users(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.search_cli import run_users_command
+
+    if args.action in ("add", "revoke") and not args.user:
+        raise UserError(
+            f"usage: streams users {args.action} USER"
+            + (" --role ROLE" if args.action == "add" else "")
+        )
+    if args.action == "add" and not args.role:
+        raise UserError("streams users add needs --role (investigator, supervisor, auditor, admin)")
+    return run_users_command(args, settings)
+
+
+def cmd_bench_warehouse(args: argparse.Namespace, settings: Settings) -> int:
+    if args.what == "sink":
+        from streams.bench import sink
+
+        return sink.run(args, settings)
+    from streams.bench import search
+
+    return search.run(args, settings)
 
 
 def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
@@ -367,45 +422,113 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--json", action="store_true", help="with list: JSON lines")
     watch.set_defaults(handler=cmd_watchlist)
 
+    _bench_parsers(sub)
+    _search_parsers(sub)
+
+    show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
+    show.set_defaults(handler=cmd_settings)
+    return parser
+
+
+def _bench_parsers(sub: Any) -> None:
     bench = sub.add_parser("bench", help="benchmarks that print numbers")
-    bench.add_argument(
-        "what",
-        choices=["normalize", "correlate"],
-        help="normalize: adapters and the normalize stage; correlate: dedup and correlation "
-        "rules, their stages through Kafka, and alert latency",
+    kinds = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
+    norm = kinds.add_parser(
+        "normalize", help="normalize throughput: adapters per source, and the stage through Kafka"
     )
-    bench.add_argument("--seconds", type=float, default=2.0, help="CPU seconds per adapter")
-    bench.add_argument(
+    norm.add_argument("--seconds", type=float, default=2.0, help="CPU seconds per adapter")
+    norm.add_argument(
         "--agent-payloads",
         type=int,
         default=50_000,
         help="payloads through the agent (0 skips the agent run)",
     )
-    bench.add_argument(
-        "--payloads", type=Path, help="folder with one folder of payloads per source"
+    norm.add_argument("--payloads", type=Path, help="folder with one folder of payloads per source")
+    norm.add_argument("--json", action="store_true", help="also print the numbers as JSON")
+    norm.set_defaults(handler=cmd_bench)
+    corr = kinds.add_parser(
+        "correlate",
+        help="dedup and correlation rules, their stages through Kafka, and alert latency",
     )
-    bench.add_argument(
-        "--events", type=int, default=100_000, help="correlate: captures through the worker"
+    corr.add_argument("--events", type=int, default=100_000, help="captures through the worker")
+    corr.add_argument(
+        "--pure-events", type=int, default=100_000, help="captures for the rules alone"
     )
-    bench.add_argument(
-        "--pure-events", type=int, default=100_000, help="correlate: captures for the rules alone"
-    )
-    bench.add_argument(
+    corr.add_argument(
         "--rate",
         type=float,
         default=2_000,
-        help="correlate: offered captures/s for the latency run (keep it below the worker's "
-        "throughput, or latency only measures the growing backlog)",
+        help="offered captures/s for the latency run (keep it below the worker's throughput, "
+        "or latency only measures the growing backlog)",
     )
-    bench.add_argument(
-        "--latency-seconds", type=float, default=20, help="correlate: length of the latency run"
-    )
-    bench.add_argument("--json", action="store_true", help="also print the numbers as JSON")
-    bench.set_defaults(handler=cmd_bench)
+    corr.add_argument("--latency-seconds", type=float, default=20, help="length of the latency run")
+    corr.add_argument("--json", action="store_true", help="also print the numbers as JSON")
+    corr.set_defaults(handler=cmd_bench)
 
-    show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
-    show.set_defaults(handler=cmd_settings)
-    return parser
+    from streams.bench import search, sink
+
+    sink_parser = kinds.add_parser(
+        "sink", help="warehouse sink: insert path alone, and the sink stage through Kafka"
+    )
+    sink.add_arguments(sink_parser)
+    sink_parser.set_defaults(handler=cmd_bench_warehouse)
+    search_parser = kinds.add_parser(
+        "search", help="search latency per query kind on generated data, face recall"
+    )
+    search.add_arguments(search_parser)
+    search_parser.set_defaults(handler=cmd_bench_warehouse)
+
+
+def _search_parsers(sub: Any) -> None:
+    from streams import search_cli
+
+    run = sub.add_parser(
+        "run",
+        help="the backbone in one process: pipeline worker, warehouse sinks and the search API",
+        description="Runs the pipeline worker (normalize, dedup, correlation, warehouse sinks) "
+        "and the search API (STREAMS_API_HOST:STREAMS_API_PORT) in one process: the embedded "
+        "warehouse admits one process, so this is how embedded mode serves search.",
+    )
+    run.add_argument(
+        "--loglevel", default="warn", choices=["crit", "error", "warn", "info", "debug"]
+    )
+    run.set_defaults(handler=cmd_run)
+
+    api = sub.add_parser(
+        "api",
+        help="the search API alone (server mode, or an embedded warehouse no worker holds)",
+    )
+    api.set_defaults(handler=cmd_api)
+
+    search = sub.add_parser(
+        "search",
+        help="investigators' searches (needs a key, --reason and --case; audited)",
+        description="Searches the landed events. Every search needs an API key (--token or "
+        "STREAMS_API_TOKEN) of role investigator or supervisor, a reason (--reason) and a case "
+        "number (--case), and is written to the audit trail before it answers. Goes through "
+        "the search API when one is running (streams run), else to the warehouse directly.",
+    )
+    search_cli.add_search_parsers(search)
+    search.set_defaults(handler=cmd_search)
+
+    audit = sub.add_parser(
+        "audit", help="the search audit trail, newest first (needs an auditor's key)"
+    )
+    search_cli.add_audit_arguments(audit)
+    audit.set_defaults(handler=cmd_audit)
+
+    users = sub.add_parser(
+        "users",
+        help="API keys of users: add (prints the key once), list, revoke",
+        description="Roles: investigator (search), supervisor (search, watchlists), auditor "
+        "(audit trail only), admin (users only). Through a running API this needs an admin's "
+        "key; without one, whoever can open the warehouse may make keys (the first admin).",
+    )
+    users.add_argument("action", choices=["add", "list", "revoke"])
+    users.add_argument("user", nargs="?", metavar="USER", help="with add and revoke: the user")
+    users.add_argument("--role", help="with add: investigator, supervisor, auditor or admin")
+    users.add_argument("--token", help="an admin's API key (default: STREAMS_API_TOKEN)")
+    users.set_defaults(handler=cmd_users)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

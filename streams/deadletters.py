@@ -7,9 +7,14 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from streams.canonical import DeadLetter, MessageHeader
 from streams.canonical.models import construct
+
+if TYPE_CHECKING:
+    from streams.codecs.wire import WireFormat
+    from streams.publisher import Publisher
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,35 @@ def dead_letter(
             "failed_at": failed_at.replace(microsecond=failed_at.microsecond // 1000 * 1000),
         },
     )
+
+
+def of_message(
+    message: Any,
+    *,
+    stage: str,
+    reason: str,
+    failed_at: datetime,
+    source: str | None = None,
+    index: int = 0,
+) -> DeadLetter:
+    """The dead letter of a consumed message (confluent-kafka ``Message``): its bytes, key,
+    headers and position."""
+    return dead_letter(
+        stage=stage,
+        reason=reason,
+        source=source,
+        payload=message.value() or b"",
+        failed_at=failed_at,
+        position=Position(message.topic(), message.partition(), message.offset()),
+        key=message.key(),
+        headers=list(message.headers() or ()),
+        index=index,
+    )
+
+
+def publish(publisher: Publisher, wire: WireFormat, topic: str, letter: DeadLetter) -> None:
+    """Produce a dead letter to the dead-letter ``topic``, keyed by the topic it came from."""
+    publisher.produce(topic, wire.encode(letter, topic), (letter.topic or "").encode())
 
 
 class DeadLetterRatio:

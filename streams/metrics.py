@@ -18,6 +18,7 @@ class Metric(StrEnum):
     ROWS_LANDED = "streams_warehouse_rows_landed_total"
     SINK_INSERT_FAILURES = "streams_warehouse_insert_failures_total"
     SINK_BATCHES = "streams_warehouse_batches_total"
+    SINK_UNREADABLE = "streams_warehouse_unreadable_records_total"
     CAPTURES_IN = "streams_captures_in_total"
     DUPLICATES_DROPPED = "streams_duplicates_dropped_total"
     LATE_EVENTS = "streams_late_events_total"

@@ -89,7 +89,9 @@ class Settings(BaseSettings):
         None,
         description="Where the CLI finds a running search API (default: http://API_HOST:API_PORT).",
     )
-    search_page_size: int = Field(100, ge=1, le=10_000, description="Rows per search page.")
+    api_token: SecretStr | None = Field(
+        None, description="The CLI's API key for search, audit and user commands (or --token)."
+    )
 
     archive_raw: bool = Field(
         True, description="Keep every raw payload in the warehouse table raw_captures."

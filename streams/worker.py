@@ -7,6 +7,8 @@ import logging
 import os
 import sys
 
+import mode
+
 from streams.errors import ConfigError
 from streams.kafka_admin import ensure_topics
 from streams.localkafka import port_is_free
@@ -16,7 +18,10 @@ from streams.warehouse.migrations import migrate
 
 
 def prepare_worker(settings: Settings) -> Warehouse:
-    """Broker reachable, topics present, warehouse open and migrated, web port free."""
+    """Broker reachable, topics present, warehouse open, migrated and its retention set, web
+    port free."""
+    from streams.warehouse.retention import apply_retention
+
     ensure_topics(settings)
     if not port_is_free(settings.web_port, settings.web_host):
         raise ConfigError(
@@ -25,10 +30,18 @@ def prepare_worker(settings: Settings) -> Warehouse:
         )
     warehouse = open_warehouse(settings)
     migrate(warehouse)
+    apply_retention(warehouse, settings)
     return warehouse
 
 
-def run_worker(settings: Settings, loglevel: str = "warn") -> None:
+def run_worker(settings: Settings, loglevel: str = "warn", with_api: bool = False) -> None:
+    """Run the pipeline worker; ``with_api`` also hosts the search API in this process (the
+    embedded warehouse admits one process, so ``streams run`` serves search from here)."""
+    if with_api and not port_is_free(settings.api_port, settings.api_host):
+        raise ConfigError(
+            f"port {settings.api_port} on {settings.api_host} is in use; "
+            "set STREAMS_API_PORT to a free port"
+        )
     warehouse = prepare_worker(settings)
     import faust
 
@@ -50,8 +63,15 @@ def run_worker(settings: Settings, loglevel: str = "warn") -> None:
     import streams.worker_web  # noqa: F401  (registers the HTTP endpoints)
     from streams.app import app
 
+    services: list[mode.ServiceT] = [stages]
+    if with_api:
+        from streams.api.server import ApiService, build_api
+        from streams.search.service import SearchService
+
+        api = build_api(SearchService(warehouse), settings)
+        services.append(ApiService(api, settings.api_host, settings.api_port))
     try:
-        faust.Worker(app, stages, loglevel=loglevel, quiet=True).execute_from_commandline()
+        faust.Worker(app, *services, loglevel=loglevel, quiet=True).execute_from_commandline()
     except SystemExit as exc:  # a clean stop: every stage has flushed and committed
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     else:

@@ -42,7 +42,7 @@ def kafka_broker() -> Iterator[LocalKafka]:
 
 @pytest.fixture
 def settings(tmp_path: Path, kafka_broker: LocalKafka) -> Settings:
-    """Settings isolated per test: own topic prefix, warehouse, state dir and web port."""
+    """Settings isolated per test: own topic prefix, warehouse, state dir and web ports."""
     return Settings(
         kafka_bootstrap_servers=kafka_broker.bootstrap,
         topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
@@ -51,6 +51,7 @@ def settings(tmp_path: Path, kafka_broker: LocalKafka) -> Settings:
         data_dir=tmp_path / "faust",
         warehouse_url=f"chdb://{tmp_path / 'warehouse'}",
         web_port=free_port(),
+        api_port=free_port(),
         sink_flush_seconds=0.2,
         local_dir=tmp_path / "local",
     )

@@ -9,6 +9,7 @@ from streams.agents.correlate import AreaStage, DedupStage, PlatesStage
 from streams.agents.normalize import NormalizeStage
 from streams.agents.raw_archive import RawArchiveStage
 from streams.agents.runner import Stage
+from streams.agents.sink import WarehouseSinkStage
 from streams.codecs.wire import wire_format
 from streams.publisher import Publisher
 from streams.settings import Settings
@@ -23,6 +24,7 @@ def build_stages(settings: Settings, warehouse: Warehouse) -> list[Stage]:
         DedupStage(settings, Publisher(settings), wire),
         PlatesStage(settings, Publisher(settings), wire),
         AreaStage(settings, Publisher(settings), wire),
+        WarehouseSinkStage(settings, warehouse, Publisher(settings), wire),
     ]
     if settings.archive_raw:
         stages.append(RawArchiveStage(settings, warehouse))

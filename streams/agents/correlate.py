@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from streams import topics
+from streams import deadletters, topics
 from streams.agents.changelog import Changelog, PartitionedRules
 from streams.canonical import Alarm, FaceCapture, PlateCapture
 from streams.codecs import avro
@@ -30,7 +30,6 @@ from streams.correlate.pipeline import AreaRules, DeviceRules, Outputs, PlateRul
 from streams.correlate.records import Correlation, Relation
 from streams.correlate.state import Stateful
 from streams.correlate.watchlist import Watchlist
-from streams.deadletters import Position, dead_letter
 from streams.metrics import COUNTERS, Metric
 from streams.publisher import Publisher
 from streams.settings import Settings
@@ -139,22 +138,13 @@ class RuleStage(Generic[P]):
         try:
             return self.wire.decode(message.value() or b"")
         except ValueError as exc:
-            letter = dead_letter(
+            letter = deadletters.of_message(
+                message,
                 stage=self.name,
                 reason=f"{self.name}: cannot decode a record of {message.topic()}: {exc}",
-                source=None,
-                payload=message.value() or b"",
                 failed_at=datetime.now(UTC),
-                position=Position(message.topic(), message.partition(), message.offset()),
-                key=message.key(),
-                headers=list(message.headers() or ()),
-                index=0,
             )
-            self.publisher.produce(
-                self.dead_letters,
-                self.wire.encode(letter, self.dead_letters),
-                message.topic().encode(),
-            )
+            deadletters.publish(self.publisher, self.wire, self.dead_letters, letter)
             COUNTERS.add(Metric.DEAD_LETTERS, self.name)
             return None
 

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from streams import topics
+from streams import deadletters, topics
 from streams.codecs.wire import WireFormat
-from streams.deadletters import DeadLetterRatio, Position, dead_letter
+from streams.deadletters import DeadLetterRatio
 from streams.metrics import COUNTERS, Metric
 from streams.publisher import Publisher
 from streams.settings import Settings
@@ -90,7 +90,7 @@ class NormalizeStage:
                 produce(self.output[event.kind], value, event.device_id.encode())
                 COUNTERS.add(Metric.CANONICAL_EVENTS_OUT, event.kind)
             if reasons:
-                self._dead_letters(source, raw, message, reasons)
+                self._dead_letters(source, message, reasons)
             if result.skipped is not None:
                 COUNTERS.add(Metric.SKIPPED, source)
             ratio = self.ratios.get(source)
@@ -103,28 +103,15 @@ class NormalizeStage:
                     f"STREAMS_DEAD_LETTER_MAX_RATIO; its dead letters are on {self.dead_letters}"
                 )
 
-    def _dead_letters(self, source: str, raw: RawPayload, message: Any, reasons: list[str]) -> None:
-        position = Position(message.topic(), message.partition(), message.offset())
+    def _dead_letters(self, source: str, message: Any, reasons: list[str]) -> None:
         failed_at = datetime.now(UTC)
         for index, reason in enumerate(reasons):
-            letter = dead_letter(
-                stage=STAGE,
-                reason=reason,
-                source=source,
-                # The whole body, so a replay after a fix sees what the gateway received; the
-                # reason names the record that failed.
-                payload=raw.body,
-                failed_at=failed_at,
-                position=position,
-                key=message.key(),
-                headers=list(message.headers() or ()),
-                index=index,
+            # The whole body, so a replay after a fix sees what the gateway received; the
+            # reason names the record that failed.
+            letter = deadletters.of_message(
+                message, stage=STAGE, reason=reason, failed_at=failed_at, source=source, index=index
             )
-            self.publisher.produce(
-                self.dead_letters,
-                self.wire.encode(letter, self.dead_letters),
-                message.topic().encode(),
-            )
+            deadletters.publish(self.publisher, self.wire, self.dead_letters, letter)
             COUNTERS.add(Metric.DEAD_LETTERS, source)
 
     def flush(self, stopping: threading.Event) -> None:

@@ -10,8 +10,9 @@ Encoding uses a writer compiled from the newest schema of the record
 Decoding a body written with the newest schema uses a compiled reader that builds the models
 directly, without pydantic validation (the Avro types are checked, and ``Literal`` fields such as
 ``kind``; value constraints such as confidence in 0..1 are not); a body written with an older
-version is resolved to the newest by fastavro and validated by pydantic. The compiled functions
-are made on first use and kept per schema version in the :class:`SchemaStore`.
+version is resolved to the newest by fastavro and validated by pydantic. ``decode_datum`` reads
+the same bytes to plain values (dicts, enum symbols) for consumers that need no models. The
+compiled functions are made on first use and kept per schema version in the :class:`SchemaStore`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ __all__ = [
     "SchemaStore",
     "SchemaVersion",
     "decode",
+    "decode_datum",
     "decode_dict",
     "default_store",
     "encode",
@@ -104,6 +106,10 @@ class SchemaStore:
         self._body_writers: dict[type[BaseModel], Writer] = {}  # the same, without the header
         self._readers: dict[bytes, Reader | None] = {}
         self._by_header: dict[bytes, Reader] = {}  # C3 01 + fingerprint -> compiled reader
+        # Readers to plain values (records as dicts, enums as str), for consumers that need no
+        # models (the warehouse sink): by writer fingerprint, and by header.
+        self._datum_readers: dict[bytes, Reader | None] = {}
+        self._datum_by_header: dict[bytes, Reader] = {}
 
     def writer(self, model: type[BaseModel]) -> Writer:
         """The compiled single-object encoder of ``model`` with the newest schema of its record."""
@@ -126,17 +132,33 @@ class SchemaStore:
     def reader(self, fp: bytes) -> Reader | None:
         """The compiled body decoder of the writer schema ``fp`` if it is the newest version of
         a record with a model, else None (fastavro resolves older versions)."""
-        if fp in self._readers:
-            return self._readers[fp]
+        return self._compiled_reader(fp, to_models=True)
+
+    def datum_reader(self, fp: bytes) -> Reader | None:
+        """The compiled body decoder of the writer schema ``fp`` to plain values if it is the
+        newest version of its record, else None (fastavro resolves older versions)."""
+        return self._compiled_reader(fp, to_models=False)
+
+    def _compiled_reader(self, fp: bytes, *, to_models: bool) -> Reader | None:
+        readers, by_header = (
+            (self._readers, self._by_header)
+            if to_models
+            else (self._datum_readers, self._datum_by_header)
+        )
+        if fp in readers:
+            return readers[fp]
         version = self.by_fingerprint.get(fp)
         if version is None:
             raise AvroDecodeError(f"unknown schema fingerprint {fp.hex()}")
         reader: Reader | None = None
-        model = MODELS.get(version.name)
-        if model is not None and self.latest[version.name] is version:
-            reader = compile_reader(version.schema, model_bindings(version.schema, model))
-            self._by_header[MAGIC + fp] = reader
-        self._readers[fp] = reader
+        if self.latest[version.name] is version:
+            if not to_models:
+                reader = compile_reader(version.schema)
+            elif (model := MODELS.get(version.name)) is not None:
+                reader = compile_reader(version.schema, model_bindings(version.schema, model))
+        if reader is not None:
+            by_header[MAGIC + fp] = reader
+        readers[fp] = reader
         return reader
 
 
@@ -182,6 +204,31 @@ def decode_dict(data: bytes, store: SchemaStore | None = None) -> tuple[str, dic
     return writer.name, datum
 
 
+def _compiled_for(data: bytes, store: SchemaStore, *, to_models: bool) -> Reader | None:
+    """The compiled reader of the message's writer schema; None for an older version (resolved
+    by fastavro)."""
+    reader = (store._by_header if to_models else store._datum_by_header).get(data[:10])
+    if reader is not None:
+        return reader
+    if len(data) < 10 or data[:2] != MAGIC:
+        raise AvroDecodeError("not Avro single-object encoding (missing C3 01 header)")
+    return store._compiled_reader(data[2:10], to_models=to_models)
+
+
+def decode_datum(data: bytes, store: SchemaStore | None = None) -> dict[str, Any]:
+    """The datum of a single-object message, resolved to the newest schema of its record:
+    records as dicts, enums as their symbols, timestamps as UTC datetimes. No models are built
+    and nothing is validated beyond the Avro types (the record's ``kind`` field says which)."""
+    store = store or default_store()
+    if type(data) is not bytes:
+        data = bytes(data)
+    reader = _compiled_for(data, store, to_models=False)
+    if reader is None:
+        return decode_dict(data, store)[1]
+    datum: dict[str, Any] = reader(data, 10)
+    return datum
+
+
 def decode(data: bytes, store: SchemaStore | None = None) -> BaseModel:
     """A canonical event (PlateCapture, FaceCapture, Alarm or DeadLetter) from its bytes.
 
@@ -191,13 +238,9 @@ def decode(data: bytes, store: SchemaStore | None = None) -> BaseModel:
     store = store or default_store()
     if type(data) is not bytes:
         data = bytes(data)
-    reader = store._by_header.get(data[:10])
+    reader = _compiled_for(data, store, to_models=True)
     if reader is None:
-        if len(data) < 10 or data[:2] != MAGIC:
-            raise AvroDecodeError("not Avro single-object encoding (missing C3 01 header)")
-        reader = store.reader(data[2:10])
-        if reader is None:
-            name, datum = decode_dict(data, store)
-            return MODELS[name].model_validate(datum)
+        name, datum = decode_dict(data, store)
+        return MODELS[name].model_validate(datum)
     event: BaseModel = reader(data, 10)
     return event

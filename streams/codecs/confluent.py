@@ -129,6 +129,7 @@ class _Reading:
     reader: Reader | None  # compiled reader, or None: fastavro resolution + validation
     writer_schema: Any
     reader_schema: Any  # None when no resolution is needed
+    datum_reader: Reader | None = None  # compiled reader to plain values, or None: fastavro
 
 
 def _one_line(exc: BaseException) -> str:
@@ -221,14 +222,36 @@ class ConfluentCodec:
 
         Raises ConfluentDecodeError for bytes that cannot be read, RegistryError if the writer
         schema of an id not seen before cannot be fetched."""
+        schema_id, reading, datum = self._read(data, models=True)
+        if isinstance(datum, BaseModel):
+            return datum
+        try:
+            return reading.model.model_validate(datum)
+        except ValueError as exc:  # pydantic.ValidationError
+            raise ConfluentDecodeError(
+                f"schema id {schema_id}: {reading.name} does not validate: {_one_line(exc)}"
+            ) from exc
+
+    def decode_datum(self, data: bytes | bytearray | memoryview) -> dict[str, Any]:
+        """The datum of Confluent-framed bytes resolved to the newest schema of its record, as
+        plain values (see :func:`streams.codecs.avro.decode_datum`); errors as :meth:`decode`."""
+        _schema_id, _reading, datum = self._read(data, models=False)
+        assert isinstance(datum, dict)
+        return datum
+
+    def _read(
+        self, data: bytes | bytearray | memoryview, *, models: bool
+    ) -> tuple[int, _Reading, Any]:
+        """The schema id, how it is read, and the compiled reader's model (``models``) or the
+        datum as a dict."""
         if type(data) is not bytes:
             data = bytes(data)
         schema_id = schema_id_of(data)
         reading = self._reading.get(schema_id) or self._lookup(schema_id)
+        reader = reading.reader if models else reading.datum_reader
         try:
-            if reading.reader is not None:
-                event: BaseModel = reading.reader(data, HEADER_SIZE)
-                return event
+            if reader is not None:
+                return schema_id, reading, reader(data, HEADER_SIZE)
             datum = fastavro.schemaless_reader(
                 io.BytesIO(data[HEADER_SIZE:]), reading.writer_schema, reading.reader_schema
             )
@@ -242,12 +265,7 @@ class ConfluentCodec:
             raise ConfluentDecodeError(
                 f"schema id {schema_id}: {reading.name} body is not a record"
             )
-        try:
-            return reading.model.model_validate(datum)
-        except ValueError as exc:  # pydantic.ValidationError
-            raise ConfluentDecodeError(
-                f"schema id {schema_id}: {reading.name} does not validate: {_one_line(exc)}"
-            ) from exc
+        return schema_id, reading, datum
 
     def _lookup(self, schema_id: int) -> _Reading:
         what = f"schema registry {self.url}"
@@ -314,6 +332,7 @@ class ConfluentCodec:
         if in_repo:
             reader = self.store.reader(version.fingerprint)
             if reader is not None:
-                return _Reading(model, version.name, reader, writer_schema, None)
+                datum_reader = self.store.datum_reader(version.fingerprint)
+                return _Reading(model, version.name, reader, writer_schema, None, datum_reader)
         resolve_to = None if writer_schema is newest else newest
         return _Reading(model, version.name, None, writer_schema, resolve_to)

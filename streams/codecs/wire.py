@@ -7,17 +7,23 @@ Default: Avro single-object encoding resolved against ``schemas/avro`` (no serve
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from pydantic import BaseModel
 
 from streams.codecs import avro
 from streams.settings import Settings
 
+if TYPE_CHECKING:
+    from streams.codecs.confluent import ConfluentCodec
+
 CONFLUENT_MAGIC = 0
+_CONFLUENT_FIRST = bytes([CONFLUENT_MAGIC])
 
 
 class WireFormat:
     def __init__(self, registry_url: str | None = None) -> None:
-        self._confluent = None
+        self._confluent: ConfluentCodec | None = None
         if registry_url:
             from streams.codecs.confluent import ConfluentCodec
 
@@ -30,13 +36,23 @@ class WireFormat:
         return avro.encode(event)
 
     def decode(self, data: bytes) -> BaseModel:
-        if data[:1] == bytes([CONFLUENT_MAGIC]):
-            if self._confluent is None:
-                raise avro.AvroDecodeError(
-                    "Confluent-framed message, but STREAMS_SCHEMA_REGISTRY_URL is not set"
-                )
-            return self._confluent.decode(data)
+        if data[:1] == _CONFLUENT_FIRST:
+            return self._registry_codec().decode(data)
         return avro.decode(data)
+
+    def decode_datum(self, data: bytes) -> dict[str, Any]:
+        """The record as plain values (``avro.decode_datum``), for consumers that need no
+        models."""
+        if data[:1] == _CONFLUENT_FIRST:
+            return self._registry_codec().decode_datum(data)
+        return avro.decode_datum(data)
+
+    def _registry_codec(self) -> ConfluentCodec:
+        if self._confluent is None:
+            raise avro.AvroDecodeError(
+                "Confluent-framed message, but STREAMS_SCHEMA_REGISTRY_URL is not set"
+            )
+        return self._confluent
 
 
 def wire_format(settings: Settings) -> WireFormat:

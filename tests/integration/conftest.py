@@ -1,4 +1,5 @@
-"""Integration fixtures: a Confluent-compatible schema registry named by the environment.
+"""Integration fixtures: a migrated embedded warehouse, and a Confluent-compatible schema
+registry named by the environment.
 
 No schema registry server can be installed from the package registries these machines reach
 (Confluent's is not on Maven Central; Karapace is not on PyPI and pins an older aiokafka), so the
@@ -12,9 +13,14 @@ import json
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from streams.warehouse.embedded import EmbeddedWarehouse
+from streams.warehouse.migrations import migrate
 
 REGISTRY_URL = os.environ.get("STREAMS_TEST_SCHEMA_REGISTRY_URL")
 
@@ -38,3 +44,12 @@ def schema_registry_url() -> str:
     if status != 200:
         pytest.fail(f"schema registry {REGISTRY_URL} answered {status}", pytrace=False)
     return REGISTRY_URL.rstrip("/")
+
+
+@pytest.fixture
+def migrated_warehouse(tmp_path: Path) -> Iterator[EmbeddedWarehouse]:
+    """The real embedded engine on a fresh directory, with every migration applied."""
+    warehouse = EmbeddedWarehouse(tmp_path / "migrated-wh", "streams")
+    migrate(warehouse)
+    yield warehouse
+    warehouse.close()

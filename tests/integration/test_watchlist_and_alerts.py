@@ -1,4 +1,5 @@
-"""Managing the watchlist by API and CLI on a running worker, and following the alerts."""
+"""Managing the watchlist by the search API (supervisors only) and the CLI on a running
+backbone, and following the alerts."""
 
 from __future__ import annotations
 
@@ -25,10 +26,15 @@ from tests.integration.worker_process import WorkerProcess
 pytestmark = pytest.mark.integration
 
 
-def _call(worker: WorkerProcess, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+def _call(
+    url: str, method: str, path: str, body: Any = None, key: str | None = None
+) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
+    headers = {"content-type": "application/json"}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
     request = urllib.request.Request(  # noqa: S310 (loopback)
-        worker.url + path, data=data, method=method, headers={"content-type": "application/json"}
+        url + path, data=data, method=method, headers=headers
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
@@ -68,18 +74,26 @@ def test_entries_added_by_api_and_cli_raise_alerts_and_removal_stops_them(
     settings: Settings, tmp_path: Path
 ) -> None:
     ensure_topics(settings)
-    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    # The first keys are made on the warehouse directly, before anything holds it.
+    keys = {}
+    for user, role in (("sup", "supervisor"), ("inv", "investigator")):
+        made = _streams(settings, "users", "add", user, "--role", role)
+        assert made.returncode == 0, made.stderr
+        keys[role] = made.stdout.split()[-1]
+    worker = WorkerProcess(settings, tmp_path / "worker.log", command="run").start()
+    api, supervisor = worker.api_url, keys["supervisor"]
     try:
-        status, answer = _call(
-            worker,
-            "POST",
-            "/watchlist",
-            {"plate": "苏E12345", "reason": "stolen vehicle", "priority": 1, "case_ref": "C-1"},
-        )
+        entry = {"plate": "苏E12345", "reason": "stolen vehicle", "priority": 1, "case_ref": "C-1"}
+        assert _call(api, "POST", "/api/v1/watchlist", entry)[0] == 401
+        assert _call(api, "POST", "/api/v1/watchlist", entry, keys["investigator"])[0] == 403
+        status, answer = _call(api, "POST", "/api/v1/watchlist", entry, supervisor)
         assert status == 201, answer
+        assert answer["added"]["created_by"] == "sup"
         entry_id = answer["added"]["entry_id"]
-        assert _call(worker, "POST", "/watchlist", {"plate": "苏E12345"})[0] == 400  # no reason
-        assert _call(worker, "POST", "/watchlist", {"plate": "X*Y!", "reason": "r"})[0] == 400
+        no_reason = {"plate": "苏E12345"}
+        assert _call(api, "POST", "/api/v1/watchlist", no_reason, supervisor)[0] == 400
+        bad = {"plate": "X*Y!", "reason": "r"}
+        assert _call(api, "POST", "/api/v1/watchlist", bad, supervisor)[0] == 400
 
         added = _streams(settings, "watchlist", "add", "--plate", "浙A9*", "--reason", "case 7")
         assert added.returncode == 0, added.stderr
@@ -88,7 +102,7 @@ def test_entries_added_by_api_and_cli_raise_alerts_and_removal_stops_them(
         assert "reason" in refused.stderr
 
         def applied() -> bool:
-            entries = _call(worker, "GET", "/watchlist")[1]["entries"]
+            entries = _call(worker.url, "GET", "/watchlist")[1]["entries"]
             return {e["pattern"] for e in entries} == {"苏E12345", "浙A9*"}
 
         worker.wait_for(applied, 30, "applying both entries")
@@ -123,10 +137,13 @@ def test_entries_added_by_api_and_cli_raise_alerts_and_removal_stops_them(
         assert "watchlist" in text.stdout
         assert "P" in text.stdout
 
-        assert _call(worker, "DELETE", f"/watchlist/{entry_id}")[0] == 200
+        removal = f"/api/v1/watchlist/{entry_id}"
+        assert _call(api, "DELETE", removal, key=keys["investigator"])[0] == 403
+        assert _call(api, "DELETE", removal, key=supervisor)[0] == 200
         worker.wait_for(
             lambda: all(
-                e["entry_id"] != entry_id for e in _call(worker, "GET", "/watchlist")[1]["entries"]
+                e["entry_id"] != entry_id
+                for e in _call(worker.url, "GET", "/watchlist")[1]["entries"]
             ),
             30,
             "removing the entry",

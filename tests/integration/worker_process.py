@@ -1,4 +1,5 @@
-"""Runs ``streams worker`` as a child process for tests and waits on its HTTP endpoints."""
+"""Runs ``streams worker`` (or ``streams run``: worker and search API) as a child process for
+tests and waits on its HTTP endpoints."""
 
 from __future__ import annotations
 
@@ -17,17 +18,19 @@ from tests.conftest import settings_env
 
 
 class WorkerProcess:
-    def __init__(self, settings: Settings, log: Path) -> None:
+    def __init__(self, settings: Settings, log: Path, command: str = "worker") -> None:
         self.settings = settings
         self.log = log
+        self.command = command
         self.url = f"http://{settings.web_host}:{settings.web_port}"
+        self.api_url = f"http://{settings.api_host}:{settings.api_port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def launch(self) -> WorkerProcess:
         """Start the worker process without waiting for it to be ready."""
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "streams", "worker", "--loglevel", "info"],
+                [sys.executable, "-m", "streams", self.command, "--loglevel", "info"],
                 env=settings_env(self.settings),
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -1,0 +1,210 @@
+"""The search API's OpenAPI 3.1 document, built from the same pydantic models the API validates
+with, so the spec cannot drift from what the server accepts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from streams.search.access import Role
+from streams.search.audit import AuditQuery, Justification
+from streams.search.queries import KINDS
+
+_REF = "#/components/schemas/{model}"
+
+_ERRORS = {
+    "400": {
+        "description": "Bad parameters, or no reason or case number.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    },
+    "401": {
+        "description": "No API key, or an unknown or revoked one.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    },
+    "403": {
+        "description": "The key's role does not allow this.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    },
+}
+
+
+def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, str]:
+    schema = model.model_json_schema(ref_template=_REF)
+    components.update(schema.pop("$defs", {}))
+    components[model.__name__] = schema
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def openapi_spec(version: str) -> dict[str, Any]:
+    components: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "properties": {"error": {"type": "string"}},
+            "required": ["error"],
+        },
+        "SearchResult": {
+            "type": "object",
+            "properties": {
+                "kind": {"type": "string"},
+                "columns": {"type": "array", "items": {"type": "string"}},
+                "rows": {"type": "array", "items": {"type": "object"}},
+                "count": {"type": "integer"},
+            },
+            "required": ["kind", "columns", "rows", "count"],
+        },
+    }
+    justification = _schema(Justification, components)
+    paths: dict[str, Any] = {}
+    for kind, model in sorted(KINDS.items()):
+        body = {
+            "allOf": [
+                justification,
+                {
+                    "type": "object",
+                    "properties": {"query": _schema(model, components)},
+                    "required": ["query"],
+                },
+            ]
+        }
+        paths[f"/api/v1/search/{kind}"] = {
+            "post": {
+                "summary": f"{kind} search",
+                "description": (model.__doc__ or "").strip()
+                + "\n\nNeeds role investigator or supervisor; audited before it answers.",
+                "operationId": f"search_{kind.replace('-', '_')}",
+                "requestBody": {"required": True, "content": _json(body)},
+                "responses": {
+                    "200": {
+                        "description": "The answer.",
+                        "content": _json({"$ref": "#/components/schemas/SearchResult"}),
+                    },
+                    **_ERRORS,
+                },
+            }
+        }
+    audit_params = [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": field.description or "",
+            "schema": {"type": "integer" if name == "limit" else "string"},
+        }
+        for name, field in AuditQuery.model_fields.items()
+    ]
+    paths["/api/v1/audit"] = {
+        "get": {
+            "summary": "The search audit trail, newest first (role auditor).",
+            "operationId": "audit_trail",
+            "parameters": audit_params,
+            "responses": {
+                "200": {"description": "Audit rows.", "content": _json({"type": "object"})},
+                **_ERRORS,
+            },
+        }
+    }
+    user_body = {
+        "type": "object",
+        "properties": {
+            "user": {"type": "string"},
+            "role": {"type": "string", "enum": [r.value for r in Role]},
+        },
+        "required": ["user", "role"],
+    }
+    paths["/api/v1/users"] = {
+        "get": {
+            "summary": "Users and their keys' state (role admin; key hashes only).",
+            "operationId": "list_users",
+            "responses": {
+                "200": {"description": "Keys.", "content": _json({"type": "object"})},
+                **_ERRORS,
+            },
+        },
+        "post": {
+            "summary": "Make a key for a user (role admin). The key is in the answer only.",
+            "operationId": "create_user",
+            "requestBody": {"required": True, "content": _json(user_body)},
+            "responses": {
+                "201": {"description": "The new key.", "content": _json({"type": "object"})},
+                **_ERRORS,
+            },
+        },
+    }
+    paths["/api/v1/users/{user}"] = {
+        "delete": {
+            "summary": "Revoke every key of a user (role admin).",
+            "operationId": "revoke_user",
+            "parameters": [
+                {"name": "user", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {"description": "Revoked.", "content": _json({"type": "object"})},
+                **_ERRORS,
+            },
+        }
+    }
+    paths["/api/v1/watchlist"] = {
+        "get": {
+            "summary": "Watchlist entries (role supervisor).",
+            "operationId": "list_watchlist",
+            "responses": {
+                "200": {"description": "Entries.", "content": _json({"type": "object"})},
+                **_ERRORS,
+            },
+        },
+        "post": {
+            "summary": "Add a watchlist entry (role supervisor): plate (pattern) or embedding and "
+            "threshold; reason; priority; case_ref; expires_at.",
+            "operationId": "add_watchlist_entry",
+            "requestBody": {"required": True, "content": _json({"type": "object"})},
+            "responses": {
+                "201": {"description": "Added.", "content": _json({"type": "object"})},
+                **_ERRORS,
+            },
+        },
+    }
+    paths["/api/v1/watchlist/{entry_id}"] = {
+        "delete": {
+            "summary": "Remove a watchlist entry (role supervisor).",
+            "operationId": "remove_watchlist_entry",
+            "parameters": [
+                {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {"description": "Removed.", "content": _json({"type": "object"})},
+                **_ERRORS,
+            },
+        }
+    }
+    for path in ("/healthz", "/readyz"):
+        paths[path] = {
+            "get": {
+                "summary": "Liveness"
+                if path == "/healthz"
+                else "Readiness: the warehouse answers.",
+                "operationId": path.strip("/"),
+                "security": [],
+                "responses": {"200": {"description": "OK."}, "503": {"description": "Not ready."}},
+            }
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "streams search API",
+            "version": version,
+            "description": "Retrospective search over landed events. Every search needs an API "
+            "key (Authorization: Bearer KEY), a reason and a case number, and is written to the "
+            "audit trail before it answers.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }

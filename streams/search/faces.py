@@ -1,0 +1,221 @@
+"""Face search (以图搜图): the stored faces nearest to a query embedding by cosine distance.
+
+The query is an embedding, or the embedding of a stored capture (``event_id``; that capture is
+left out of its own results). Embeddings of the indexed length (128) are searched in
+``face_vectors``:
+
+- without filters, through its HNSW index (approximate: recall is measured by the benchmark);
+- with a time, device or area filter that leaves at most ``EXACT_MAX_ROWS`` rows, by exact
+  distance over those rows (the engine's ``prefilter`` strategy: filter first, then compare);
+- with a broader filter, through the index asked for more neighbours than ``top_k``
+  (``postfilter`` with a fetch multiplier from the filter's selectivity); when fewer than
+  ``top_k`` survive the filter, the exact search runs instead, so a filter never loses results.
+
+Other lengths are searched in ``face_captures`` by exact distance over the rows of that length.
+Duplicate rows are dropped by event id after the nearest-neighbour step (FINAL would stop the
+index from being used), which is why a few more neighbours than ``top_k`` are fetched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from streams.search.areas import narrow_devices
+from streams.search.requests import FaceSearch
+from streams.search.sql import TIME_TYPE, Params, finish, stored_time, time_range, where
+from streams.warehouse.base import Warehouse
+from streams.warehouse.rows import FACE_TABLE, FACE_VECTOR_TABLE, INDEXED_EMBEDDING_DIM
+
+# Exact search over this many vectors costs about as much as an index search with a filter.
+EXACT_MAX_ROWS = 100_000
+# The engine refuses an index search with a larger LIMIT unless told otherwise.
+MAX_INDEX_LIMIT = 10_000
+# Candidates the HNSW search keeps per step (ef_search); higher is slower and more exact.
+HNSW_CANDIDATES = 256
+
+FACE_COLUMNS = [
+    "distance",
+    "captured_at",
+    "device_id",
+    "lat",
+    "lon",
+    "track_id",
+    "gender",
+    "quality",
+    "event_id",
+    "images",
+]
+
+
+def query_embedding(warehouse: Warehouse, request: FaceSearch) -> list[float]:
+    if request.embedding is not None:
+        return list(request.embedding)
+    params = Params()
+    rows = warehouse.query(
+        f"SELECT embedding FROM {FACE_TABLE} "  # noqa: S608
+        f"WHERE event_id = {params.text(request.event_id or '')} LIMIT 1",
+        params.values,
+    )
+    if not rows:
+        raise ValueError(f"no face capture with event_id {request.event_id!r}")
+    embedding = [float(x) for x in rows[0]["embedding"]]
+    if not embedding or not any(embedding):
+        raise ValueError(f"the face capture {request.event_id!r} has no embedding")
+    return embedding
+
+
+def face_search(warehouse: Warehouse, request: FaceSearch) -> list[dict[str, Any]]:
+    embedding = query_embedding(warehouse, request)
+    devices = narrow_devices(warehouse, request.area, request.devices)
+    if devices is not None and not devices:
+        return []
+    if len(embedding) == INDEXED_EMBEDDING_DIM:
+        found = _indexed(warehouse, request, embedding, devices)
+    else:
+        found = _exact(warehouse, request, embedding, devices, FACE_TABLE)
+    return _with_capture_details(warehouse, found)
+
+
+def _filters(params: Params, request: FaceSearch, devices: list[str] | None) -> list[str]:
+    conditions = time_range(params, "captured_at", request.since, request.until)
+    if devices is not None:
+        conditions.append(f"device_id IN {params.texts(devices)}")
+    if request.event_id is not None:
+        conditions.append(f"event_id != {params.text(request.event_id)}")
+    return conditions
+
+
+def nearest_sql(
+    table: str,
+    params: Params,
+    embedding: list[float],
+    conditions: list[str],
+    fetch: int,
+    extra: str = "",
+) -> str:
+    query = params.add(embedding, "Array(Float32)", "q")
+    inner = (
+        f"SELECT event_id, toString(device_id) AS device_id, captured_at, lat, lon, "  # noqa: S608
+        f"cosineDistance(embedding, {query}) AS distance FROM {table} {where(conditions)} "
+        f"ORDER BY distance LIMIT {params.count(fetch)}"
+    )
+    if extra:
+        inner += f" SETTINGS {extra}"
+    return f"SELECT * FROM ({inner}) ORDER BY distance, event_id LIMIT 1 BY event_id"  # noqa: S608
+
+
+def _run_nearest(
+    warehouse: Warehouse,
+    request: FaceSearch,
+    embedding: list[float],
+    conditions_of: Callable[[Params], list[str]],
+    table: str,
+    settings: str,
+) -> tuple[list[dict[str, Any]], int]:
+    """Nearest distinct faces, fetching more while duplicates crowd the top ``top_k``."""
+    fetch = request.top_k + max(4, request.top_k // 4)
+    while True:
+        params = Params()
+        conditions = conditions_of(params)
+        rows = warehouse.query(
+            nearest_sql(table, params, embedding, conditions, fetch, settings), params.values
+        )
+        distinct = len(rows)
+        if distinct >= request.top_k or fetch >= MAX_INDEX_LIMIT:
+            return rows[: request.top_k], distinct
+        # Fewer distinct rows than fetched means duplicates (or the table ran out).
+        total = warehouse.query(
+            f"SELECT count() AS n FROM {table} {where(conditions)}",  # noqa: S608
+            params.values,
+        )
+        if int(total[0]["n"]) <= distinct:
+            return rows, distinct
+        fetch = min(fetch * 4, MAX_INDEX_LIMIT)
+
+
+def _exact(
+    warehouse: Warehouse,
+    request: FaceSearch,
+    embedding: list[float],
+    devices: list[str] | None,
+    table: str,
+) -> list[dict[str, Any]]:
+    def conditions(params: Params) -> list[str]:
+        found = _filters(params, request, devices)
+        if table == FACE_TABLE:
+            found.append(f"length(embedding) = {params.count(len(embedding))}")
+        return found
+
+    # prefilter: the filters first, then the exact distance of every remaining row.
+    settings = "vector_search_filter_strategy = 'prefilter'" if table == FACE_VECTOR_TABLE else ""
+    rows, _ = _run_nearest(warehouse, request, embedding, conditions, table, settings)
+    return rows
+
+
+def _indexed(
+    warehouse: Warehouse, request: FaceSearch, embedding: list[float], devices: list[str] | None
+) -> list[dict[str, Any]]:
+    def conditions(params: Params) -> list[str]:
+        return _filters(params, request, devices)
+
+    filtered = devices is not None or request.since is not None or request.until is not None
+    settings = (
+        f"hnsw_candidate_list_size_for_search = {HNSW_CANDIDATES}, "
+        f"max_limit_for_vector_search_queries = {MAX_INDEX_LIMIT}"
+    )
+    if filtered:
+        params = Params()
+        counted = warehouse.query(
+            f"SELECT count() AS n, "  # noqa: S608
+            f"(SELECT count() FROM {FACE_VECTOR_TABLE}) AS total "
+            f"FROM {FACE_VECTOR_TABLE} {where(conditions(params))}",
+            params.values,
+        )
+        matching, total = int(counted[0]["n"]), int(counted[0]["total"])
+        if matching <= EXACT_MAX_ROWS:
+            return _exact(warehouse, request, embedding, devices, FACE_VECTOR_TABLE)
+        # Ask the index for enough neighbours that top_k of them pass the filter on average.
+        multiplier = min(1000.0, max(1.0, 2.0 * total / matching))
+        settings += (
+            ", vector_search_filter_strategy = 'postfilter'"
+            f", vector_search_index_fetch_multiplier = {multiplier:.1f}"
+        )
+    rows, _ = _run_nearest(warehouse, request, embedding, conditions, FACE_VECTOR_TABLE, settings)
+    if filtered and len(rows) < request.top_k:
+        return _exact(warehouse, request, embedding, devices, FACE_VECTOR_TABLE)
+    return rows
+
+
+def _with_capture_details(
+    warehouse: Warehouse, found: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Track, attributes and images from face_captures, read through its key (device, time)."""
+    if not found:
+        return []
+    params = Params()
+    times = [stored_time(r["captured_at"]) for r in found]
+    conditions = [
+        f"device_id IN {params.texts(sorted({str(r['device_id']) for r in found}))}",
+        f"captured_at IN {params.add(times, f'Array({TIME_TYPE})')}",
+        f"event_id IN {params.texts([str(r['event_id']) for r in found])}",
+    ]
+    details = warehouse.query(
+        f"SELECT event_id, track_id, toString(gender) AS gender, quality, images "  # noqa: S608
+        f"FROM {FACE_TABLE} {where(conditions)} LIMIT 1 BY event_id",
+        params.values,
+    )
+    by_id = {str(d["event_id"]): d for d in details}
+    rows = []
+    for row in found:
+        detail = by_id.get(str(row["event_id"]), {})
+        rows.append(
+            {
+                **row,
+                "track_id": detail.get("track_id"),
+                "gender": detail.get("gender"),
+                "quality": detail.get("quality"),
+                "images": detail.get("images"),
+            }
+        )
+    return finish(rows, FACE_COLUMNS, times=("captured_at",), json=("images",))

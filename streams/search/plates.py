@@ -1,0 +1,141 @@
+"""Plate search: exact, wildcard and fuzzy plate numbers, unreadable plates, vehicle attributes.
+
+- exact: the input is canonicalised as the pipeline canonicalises reads (``浙a 8o015`` is
+  ``浙A80015``), then compared with ``plate_number``: the table's sort key, so a few granules
+  per day partition are read.
+- wildcard: ``*`` any run of characters, ``?`` exactly one, turned into a LIKE pattern with the
+  LIKE metacharacters of the input escaped. A literal prefix (``浙A8*``) still uses the sort key;
+  a leading wildcard scans the plate column of the time range.
+- fuzzy: equality on ``plate_folded`` (:func:`streams.domain.plates.fold_plate`: province dropped,
+  OCR-confusable characters folded to one representative), helped by its bloom filter index.
+  Fuzzy and wildcard combine: the pattern is folded and matched against ``plate_folded``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.domain.plates import canonical_plate, fold_plate
+from streams.search.areas import narrow_devices
+from streams.search.requests import PlateSearch
+from streams.search.sql import Params, finish, paging, time_range, where
+from streams.warehouse.base import Warehouse
+from streams.warehouse.rows import PLATE_TABLE
+
+WILDCARDS = "*?"
+
+PLATE_COLUMNS = [
+    "captured_at",
+    "plate_number",
+    "device_id",
+    "lat",
+    "lon",
+    "plate_color",
+    "vehicle_color",
+    "vehicle_type",
+    "vehicle_brand",
+    "direction",
+    "speed_kmh",
+    "plate_raw",
+    "confidence",
+    "event_id",
+    "images",
+]
+
+_SELECT = ", ".join(
+    "toString(device_id) AS device_id" if c == "device_id" else c
+    for c in PLATE_COLUMNS
+    if c not in ("plate_color", "vehicle_color", "vehicle_type", "vehicle_brand", "direction")
+)
+# LowCardinality columns come back as plain strings on both backends.
+_SELECT += ", " + ", ".join(
+    f"toString({c}) AS {c}"
+    for c in ("plate_color", "vehicle_color", "vehicle_type", "vehicle_brand", "direction")
+)
+
+
+def has_wildcard(text: str) -> bool:
+    return any(ch in text for ch in WILDCARDS)
+
+
+def wildcard_to_like(pattern: str) -> str:
+    """A plate pattern with ``*`` and ``?`` as a LIKE pattern; LIKE's own ``%``, ``_`` and ``\\``
+    in the input are escaped so they match themselves.
+
+    Raises:
+        ValueError: the pattern is empty or has nothing but wildcards (it would match every
+            plate: that is a time or area search, not a plate search).
+    """
+    if not pattern:
+        raise ValueError("the plate pattern is empty")
+    if all(ch in WILDCARDS for ch in pattern):
+        raise ValueError(
+            f"the plate pattern {pattern!r} has only wildcards: give at least one character"
+        )
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        elif ch in "%_\\":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def normalise_pattern(text: str) -> str:
+    """Upper case without spaces, as plates are stored (patterns are not canonicalised: a
+    partial plate is not a plate)."""
+    return "".join(text.split()).upper()
+
+
+def exact_plate(text: str) -> str:
+    """The canonical form of a typed plate; a string that is no valid plate is kept as typed
+    (upper case, no spaces) so foreign or odd plates remain searchable."""
+    return canonical_plate(text) or normalise_pattern(text)
+
+
+def plate_condition(params: Params, plate: str, fuzzy: bool) -> str:
+    """The WHERE condition of a plate, pattern or fuzzy plate."""
+    if has_wildcard(plate):
+        pattern = normalise_pattern(plate)
+        if fuzzy:
+            pattern = fold_plate(pattern)
+        like = wildcard_to_like(pattern)
+        column = "plate_folded" if fuzzy else "plate_number"
+        return f"{column} LIKE {params.text(like)}"
+    exact = exact_plate(plate)
+    if fuzzy:
+        folded = fold_plate(exact)
+        if not folded:
+            raise ValueError(f"the plate {plate!r} has nothing to match after the province")
+        return f"plate_folded = {params.text(folded)}"
+    return f"plate_number = {params.text(exact)}"
+
+
+def plate_search(warehouse: Warehouse, request: PlateSearch) -> list[dict[str, Any]]:
+    params = Params()
+    conditions: list[str] = []
+    if request.plate is not None:
+        conditions.append(plate_condition(params, request.plate, request.fuzzy))
+    elif request.unreadable:
+        conditions.append("plate_number = ''")
+    devices = narrow_devices(warehouse, request.area, request.devices)
+    if devices is not None:
+        if not devices:
+            return []
+        conditions.append(f"device_id IN {params.texts(devices)}")
+    conditions += time_range(params, "captured_at", request.since, request.until)
+    for column in ("plate_color", "vehicle_color", "vehicle_type", "vehicle_brand"):
+        value = getattr(request, column)
+        if value is not None:
+            conditions.append(f"{column} = {params.text(value)}")
+    sql = (
+        f"SELECT {_SELECT} FROM {PLATE_TABLE} {where(conditions)} "  # noqa: S608
+        "ORDER BY captured_at DESC, event_id LIMIT 1 BY event_id "
+        f"{paging(params, request.limit, request.offset)}"
+    )
+    rows = warehouse.query(sql, params.values)
+    return finish(rows, PLATE_COLUMNS, times=("captured_at",), json=("images",))

@@ -1,0 +1,119 @@
+"""Pieces every query shares: bound parameters, time filters, and JSON-ready rows.
+
+Only table and column names from constants are written into SQL text; every value goes through
+:class:`Params`, which hands out ``{name:Type}`` placeholders that the engine binds server-side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from streams.canonical.models import rfc3339_millis
+
+TIME_TYPE = "DateTime64(3, 'UTC')"
+
+
+class Params:
+    """Collects bound values and returns their placeholders."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def add(self, value: Any, type_: str, prefix: str = "p") -> str:
+        name = f"{prefix}{len(self.values)}"
+        self.values[name] = value
+        return f"{{{name}:{type_}}}"
+
+    def time(self, value: datetime) -> str:
+        return self.add(value, TIME_TYPE, "t")
+
+    def text(self, value: str) -> str:
+        return self.add(value, "String", "s")
+
+    def texts(self, values: Sequence[str]) -> str:
+        return self.add(list(values), "Array(String)", "a")
+
+    def count(self, value: int) -> str:
+        return self.add(value, "UInt64", "n")
+
+
+def time_range(
+    params: Params, column: str, since: datetime | None, until: datetime | None
+) -> list[str]:
+    """Conditions for ``since <= column < until`` (either end optional)."""
+    conditions = []
+    if since is not None:
+        conditions.append(f"{column} >= {params.time(since)}")
+    if until is not None:
+        conditions.append(f"{column} < {params.time(until)}")
+    return conditions
+
+
+def where(conditions: Iterable[str]) -> str:
+    found = [c for c in conditions if c]
+    return ("WHERE " + " AND ".join(found)) if found else ""
+
+
+def paging(params: Params, limit: int, offset: int) -> str:
+    return f"LIMIT {params.count(limit)} OFFSET {params.count(offset)}"
+
+
+def stored_time(value: Any) -> datetime:
+    """A stored time as a UTC-aware datetime, whichever backend read it.
+
+    The embedded engine returns DateTime64 as text (``2026-03-01 00:30:15.000``); the server
+    driver returns datetimes, naive ones in UTC for a ``'UTC'`` column.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        moment = datetime.fromisoformat(str(value).replace(" ", "T"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def rfc3339(value: Any) -> str | None:
+    """A stored time as RFC 3339 UTC with milliseconds and ``Z`` (``None`` stays ``None``)."""
+    return None if value is None else rfc3339_millis(stored_time(value))
+
+
+def decode_json(value: Any) -> Any:
+    """Images and evidence are stored as JSON text; hand them back decoded."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str | bytes):
+        return orjson.loads(value)
+    return value
+
+
+def finish(
+    rows: list[dict[str, Any]],
+    columns: Sequence[str],
+    *,
+    times: Iterable[str] = (),
+    json: Iterable[str] = (),
+    time_lists: Iterable[str] = (),
+) -> list[dict[str, Any]]:
+    """Rows in ``columns`` order with times as RFC 3339 strings and JSON text decoded."""
+    time_names = set(times)
+    json_names = set(json)
+    list_names = set(time_lists)
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        item: dict[str, Any] = {}
+        for name in columns:
+            value = row.get(name)
+            if name in time_names:
+                value = rfc3339(value)
+            elif name in json_names:
+                value = decode_json(value)
+            elif name in list_names:
+                value = [rfc3339(v) for v in value or ()]
+            elif isinstance(value, tuple):
+                value = list(value)
+            item[name] = value
+        out.append(item)
+    return out

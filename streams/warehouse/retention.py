@@ -1,0 +1,83 @@
+"""Retention enforced by the warehouse: each table's TTL, from the settings, set at every start.
+
+Retention is a setting, not part of the frozen migrations: ``apply_retention`` runs after them
+and changes a table's TTL only when it differs from the setting, so a restart costs nothing.
+A changed TTL applies to new parts and to existing parts as they merge
+(``materialize_ttl_after_modify = 0``: no rewrite of the whole table at start).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from streams.errors import WarehouseError
+from streams.settings import Settings
+from streams.warehouse.base import Warehouse, checked_identifier
+
+
+@dataclass(frozen=True)
+class Retention:
+    table: str
+    column: str  # the time the age is counted from
+    days: int
+
+    @property
+    def ttl(self) -> str:
+        """The TTL expression as the engine writes it back in ``system.tables``."""
+        if type(self.days) is not int or self.days < 1:  # only a validated number goes into SQL
+            raise ValueError(f"retention of {self.table} must be a whole number of days >= 1")
+        return f"toDateTime({checked_identifier(self.column)}) + toIntervalDay({self.days})"
+
+
+def retention_plan(settings: Settings) -> list[Retention]:
+    """The TTL of every table with a retention setting."""
+    return [
+        Retention("raw_captures", "received_at", settings.retention_raw_days),
+        Retention("plate_captures", "captured_at", settings.retention_plates_days),
+        # Biometric data: captures and their embeddings go together.
+        Retention("face_captures", "captured_at", settings.retention_faces_days),
+        Retention("face_vectors", "captured_at", settings.retention_faces_days),
+        Retention("alarms", "captured_at", settings.retention_alarms_days),
+        Retention("alerts", "occurred_at", settings.retention_alerts_days),
+        Retention("correlations", "occurred_at", settings.retention_alerts_days),
+        Retention("dead_letters", "failed_at", settings.retention_dead_letters_days),
+        Retention("search_audit", "at", settings.retention_audit_days),
+    ]
+
+
+_TTL = re.compile(r" TTL (.+?)(?= SETTINGS |$)")
+
+
+def current_ttls(warehouse: Warehouse, tables: list[str]) -> dict[str, str | None]:
+    """Table -> its table TTL expression as the engine shows it (None: no TTL)."""
+    rows = warehouse.query(
+        "SELECT name, engine_full FROM system.tables "
+        "WHERE database = currentDatabase() AND has({tables:Array(String)}, name)",
+        {"tables": tables},
+    )
+    found: dict[str, str | None] = {}
+    for row in rows:
+        match = _TTL.search(str(row["engine_full"]))
+        found[str(row["name"])] = match[1] if match else None
+    return found
+
+
+def apply_retention(warehouse: Warehouse, settings: Settings) -> list[Retention]:
+    """Set each table's TTL from the settings where it differs; return the ones changed."""
+    plan = retention_plan(settings)
+    current = current_ttls(warehouse, [r.table for r in plan])
+    missing = [r.table for r in plan if r.table not in current]
+    if missing:
+        raise WarehouseError(f"tables {missing} do not exist: run `streams migrate` first")
+    changed = []
+    for retention in plan:
+        ttl = retention.ttl
+        if current[retention.table] == ttl:
+            continue
+        warehouse.command(
+            f"ALTER TABLE {checked_identifier(retention.table)} MODIFY TTL {ttl} "
+            "SETTINGS materialize_ttl_after_modify = 0"
+        )
+        changed.append(retention)
+    return changed
