@@ -1,4 +1,5 @@
-"""The local demo: broker, topics, warehouse, worker, a few events end to end, what landed."""
+"""The local demo: broker, topics, warehouse, the backbone (``streams run``), a few events end
+to end, what landed, and an investigator's audited searches over them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from streams.errors import UserError
 from streams.kafka_admin import LIBRDKAFKA_LOGGER, ensure_topics
@@ -94,7 +97,7 @@ def run_demo(settings: Settings, per_source: int = 3, keep_broker: bool = False)
         settings.local_kafka_port,
         settings.local_kafka_heap_mb,
     )
-    print(f"[1/5] local Kafka at {broker.bootstrap} ...", flush=True)
+    print(f"[1/6] local Kafka at {broker.bootstrap} ...", flush=True)
     started_broker = broker.up()
     try:
         return _demo_on(broker, settings, per_source)
@@ -110,17 +113,23 @@ def _demo_on(broker: LocalKafka, settings: Settings, per_source: int) -> int:
     env = dict(os.environ, STREAMS_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap)
     settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
     created = ensure_topics(settings)
-    print(f"[2/5] topics ready ({len(created)} created)", flush=True)
-    if not port_is_free(settings.web_port, settings.web_host):
-        raise DemoError(f"port {settings.web_port} is in use; set STREAMS_WEB_PORT")
+    print(f"[2/6] topics ready ({len(created)} created)", flush=True)
+    for port, name in (
+        (settings.web_port, "STREAMS_WEB_PORT"),
+        (settings.api_port, "STREAMS_API_PORT"),
+    ):
+        if not port_is_free(port, settings.web_host):
+            raise DemoError(f"port {port} is in use; set {name}")
+    keys = _demo_keys(settings)
+    print("[3/6] made API keys for demo-investigator and demo-auditor", flush=True)
 
     log = settings.local_dir.resolve() / "logs" / "worker.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     url = f"http://{settings.web_host}:{settings.web_port}"
-    print(f"[3/5] starting the worker (log {log}) ...", flush=True)
+    print(f"[4/6] starting the backbone: streams run (log {log}) ...", flush=True)
     with log.open("ab") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "streams", "worker", "--loglevel", "info"],
+            [sys.executable, "-m", "streams", "run", "--loglevel", "info"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -134,9 +143,10 @@ def _demo_on(broker: LocalKafka, settings: Settings, per_source: int) -> int:
             worker,
         )
         before = _landed_total(url)
+        start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
         payloads = demo_payloads(per_source)
         positions = produce(settings, payloads)
-        print(f"[4/5] sent {len(positions)} vendor payloads to raw topics", flush=True)
+        print(f"[5/6] sent {len(positions)} vendor payloads to raw topics", flush=True)
         wait_until(
             lambda: _landed_total(url) >= before + len(positions),
             60,
@@ -146,17 +156,12 @@ def _demo_on(broker: LocalKafka, settings: Settings, per_source: int) -> int:
         )
         counts = _get_json(url + "/landed")["raw_captures"]
         wait_until(lambda: _normalized(url) >= len(positions), 60, "normalization", log, worker)
-        wait_until(
-            lambda: (
-                _counter(url, "streams_captures_in_total")
-                >= _counter(url, "streams_canonical_events_out_total")
-            ),
-            60,
-            "deduplication",
-            log,
-            worker,
-        )
+        wait_until(lambda: _deduplicated(url), 60, "deduplication", log, worker)
         counters = _get_json(url + "/stats")["counters"]
+        searches = _DemoSearches(settings, keys, sorted({d for _s, d, _b in payloads}), start)
+        unique = _counter(url, "streams_unique_events_out_total")
+        wait_until(lambda: searches.landed() >= unique, 60, "searchable passes", log, worker)
+        answers = searches.run()
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -164,7 +169,7 @@ def _demo_on(broker: LocalKafka, settings: Settings, per_source: int) -> int:
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
-    print("[5/5] landed in the embedded warehouse:", flush=True)
+    print("[6/6] landed in the embedded warehouse:", flush=True)
     _print_landed(settings, positions)
     print(f"totals by source: {json.dumps(counts, sort_keys=True)}")
     assert isinstance(counters, dict)
@@ -177,16 +182,92 @@ def _demo_on(broker: LocalKafka, settings: Settings, per_source: int) -> int:
     dropped = counters.get("streams_duplicates_dropped_total", {})
     print(
         f"deduplication read {sum(counters.get('streams_captures_in_total', {}).values())} "
-        f"captures; exact repeats dropped: {dropped.get('exact', 0)} (unique passes are "
-        "published once their window closes; `streams alerts tail` follows the alerts)"
+        f"captures, published {unique} unique passes; exact repeats dropped: "
+        f"{dropped.get('exact', 0)} (`streams alerts tail` follows the alerts)"
     )
+    for title, text in answers:
+        print(f"\n{title}\n{text}")
     return 0
+
+
+def _demo_keys(settings: Settings) -> dict[str, str]:
+    """Keys for a demo investigator and auditor, made on the warehouse before ``streams run``
+    holds it (that is how the first keys of an embedded warehouse are made)."""
+    from streams.search.access import KeyStore, Role
+    from streams.warehouse import open_warehouse
+    from streams.warehouse.migrations import migrate
+
+    warehouse = open_warehouse(settings)
+    try:
+        migrate(warehouse)
+        store = KeyStore(warehouse)
+        return {
+            role.value: store.create(f"demo-{role.value}", role, created_by="demo")
+            for role in (Role.INVESTIGATOR, Role.AUDITOR)
+        }
+    finally:
+        warehouse.close()
+
+
+_DEMO_REASON = {"reason": "demonstration of the search", "case_ref": "DEMO-0001"}
+
+
+class _DemoSearches:
+    """The investigator's searches over this run's passes, through the running search API."""
+
+    def __init__(
+        self, settings: Settings, keys: dict[str, str], devices: list[str], start: datetime
+    ) -> None:
+        from streams.search_cli import ApiClient, api_url
+
+        self.investigator = ApiClient(api_url(settings), keys["investigator"])
+        self.auditor = ApiClient(api_url(settings), keys["auditor"])
+        self.query = {"devices": devices, "since": start.isoformat()}
+
+    def _search(self, kind: str, query: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = self.investigator.call(
+            "POST", f"/api/v1/search/{kind}", {**_DEMO_REASON, "query": query}
+        )
+        return answer
+
+    def landed(self) -> int:
+        return int(self._search("plate", {**self.query, "limit": 1000})["count"])
+
+    def run(self) -> list[tuple[str, str]]:
+        from streams.search_cli import format_rows
+
+        passes = self._search("plate", {**self.query, "limit": 1000})
+        first = passes["rows"][-1]["plate_number"] if passes["rows"] else "浙A12345"
+        path = self._search("trajectory", {"plate": first, "since": self.query["since"]})
+        trail = self.auditor.call("GET", "/api/v1/audit?case_ref=DEMO-0001&limit=5")
+        audit_columns = ["at", "user", "kind", "outcome", "result_count", "case_ref", "reason"]
+        return [
+            (
+                f"search: plate passes of this run ({passes['count']}, newest first):",
+                format_rows(["captured_at", "plate_number", "plate_color", "device_id"], passes["rows"]),
+            ),
+            (
+                f"search: trajectory of {first}:",
+                format_rows(["captured_at", "device_id", "subject", "event_id"], path["rows"]),
+            ),
+            (
+                "audit trail of case DEMO-0001, as an auditor reads it (newest first):",
+                format_rows(audit_columns, trail["rows"]),
+            ),
+        ]
 
 
 def _counter(url: str, name: str) -> int:
     counters = _get_json(url + "/stats").get("counters", {})
     values = counters.get(name, {}) if isinstance(counters, dict) else {}
     return sum(int(v) for v in values.values())
+
+
+def _deduplicated(url: str) -> bool:
+    """Every capture read by the dedup stage has come out, as a unique pass or a repeat."""
+    read = _counter(url, "streams_captures_in_total")
+    out = _counter(url, "streams_unique_events_out_total")
+    return read > 0 and out + _counter(url, "streams_duplicates_dropped_total") >= read
 
 
 def _normalized(url: str) -> int:

@@ -265,15 +265,21 @@ def _print_rows(columns: list[str], rows: list[dict[str, Any]], as_json: bool) -
     if as_json:
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-        return
+    elif rows:
+        print(format_rows(columns, rows))
+
+
+def format_rows(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    """Rows as an aligned text table (long values cut), for people."""
     if not rows:
-        return
+        return "  (none)"
     columns = columns or list(rows[0])
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     for line in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+        lines.append("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+    return "\n".join(lines)
 
 
 def _cell(value: Any) -> str:
