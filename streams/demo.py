@@ -244,7 +244,9 @@ class _DemoSearches:
         return [
             (
                 f"search: plate passes of this run ({passes['count']}, newest first):",
-                format_rows(["captured_at", "plate_number", "plate_color", "device_id"], passes["rows"]),
+                format_rows(
+                    ["captured_at", "plate_number", "plate_color", "device_id"], passes["rows"]
+                ),
             ),
             (
                 f"search: trajectory of {first}:",

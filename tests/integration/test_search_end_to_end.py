@@ -6,8 +6,10 @@ each search is on the audit trail; searches without a reason or with the wrong r
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -269,3 +271,42 @@ def test_landed_events_are_found_by_every_kind_and_every_search_is_audited(
         assert "auditor" in not_auditor.stderr
     finally:
         assert run.stop() == 0, run.log_tail()
+
+
+def test_the_api_alone_serves_search_and_the_cli_goes_through_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    made = _streams(settings, "users", "add", "solo", "--role", "investigator")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.split()[-1]
+    log = tmp_path / "api.log"
+    with log.open("wb") as out:
+        api = subprocess.Popen(
+            [sys.executable, "-m", "streams", "api"],
+            env=settings_env(settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        base = f"http://{settings.api_host}:{settings.api_port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/readyz", timeout=2) as response:  # noqa: S310
+                    assert json.loads(response.read())["status"] == "ready"
+                    break
+            except OSError:
+                assert api.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.3)
+        # The API holds the embedded warehouse: the CLI can only answer through it.
+        found = _search(settings, key, "plate", "浙A12345")
+        assert found == []
+        with urllib.request.urlopen(base + "/openapi.json", timeout=5) as response:  # noqa: S310
+            assert "/api/v1/search/plate" in json.loads(response.read())["paths"]
+    finally:
+        api.send_signal(signal.SIGINT)
+        api.wait(30)
+    trail = _streams(settings, "users", "list")  # the warehouse is free again
+    assert trail.returncode == 0, trail.stderr
+    assert "solo" in trail.stdout
