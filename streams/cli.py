@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from streams.localkafka import LocalKafka
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+LOG_LEVELS = ["crit", "error", "warn", "info", "debug"]
 
 
 def _local_kafka(settings: Settings) -> LocalKafka:
@@ -309,9 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
 
     worker = sub.add_parser("worker", help="run the pipeline worker (owns the embedded warehouse)")
-    worker.add_argument(
-        "--loglevel", default="warn", choices=["crit", "error", "warn", "info", "debug"]
-    )
+    worker.add_argument("--loglevel", default="warn", choices=LOG_LEVELS)
     worker.set_defaults(handler=cmd_worker)
 
     migrate = sub.add_parser("migrate", help="apply pending warehouse migrations")
@@ -489,9 +488,7 @@ def _search_parsers(sub: Any) -> None:
         "and the search API (STREAMS_API_HOST:STREAMS_API_PORT) in one process: the embedded "
         "warehouse admits one process, so this is how embedded mode serves search.",
     )
-    run.add_argument(
-        "--loglevel", default="warn", choices=["crit", "error", "warn", "info", "debug"]
-    )
+    run.add_argument("--loglevel", default="warn", choices=LOG_LEVELS)
     run.set_defaults(handler=cmd_run)
 
     api = sub.add_parser(

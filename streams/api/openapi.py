@@ -40,6 +40,35 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
 
+def _path_parameter(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _operation(
+    summary: str,
+    operation_id: str,
+    answer: str,
+    *,
+    body: dict[str, Any] | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+    status: str = "200",
+) -> dict[str, Any]:
+    """One JSON operation that needs a key (its errors are the shared 400/401/403)."""
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "operationId": operation_id,
+        "responses": {
+            status: {"description": answer, "content": _json({"type": "object"})},
+            **_ERRORS,
+        },
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": _json(body)}
+    if parameters is not None:
+        operation["parameters"] = parameters
+    return operation
+
+
 def openapi_spec(version: str) -> dict[str, Any]:
     components: dict[str, Any] = {
         "Error": {
@@ -97,17 +126,6 @@ def openapi_spec(version: str) -> dict[str, Any]:
         }
         for name, field in AuditQuery.model_fields.items()
     ]
-    paths["/api/v1/audit"] = {
-        "get": {
-            "summary": "The search audit trail, newest first (role auditor).",
-            "operationId": "audit_trail",
-            "parameters": audit_params,
-            "responses": {
-                "200": {"description": "Audit rows.", "content": _json({"type": "object"})},
-                **_ERRORS,
-            },
-        }
-    }
     user_body = {
         "type": "object",
         "properties": {
@@ -116,70 +134,52 @@ def openapi_spec(version: str) -> dict[str, Any]:
         },
         "required": ["user", "role"],
     }
+    paths["/api/v1/audit"] = {
+        "get": _operation(
+            "The search audit trail, newest first (role auditor).",
+            "audit_trail",
+            "Audit rows.",
+            parameters=audit_params,
+        )
+    }
     paths["/api/v1/users"] = {
-        "get": {
-            "summary": "Users and their keys' state (role admin; key hashes only).",
-            "operationId": "list_users",
-            "responses": {
-                "200": {"description": "Keys.", "content": _json({"type": "object"})},
-                **_ERRORS,
-            },
-        },
-        "post": {
-            "summary": "Make a key for a user (role admin). The key is in the answer only.",
-            "operationId": "create_user",
-            "requestBody": {"required": True, "content": _json(user_body)},
-            "responses": {
-                "201": {"description": "The new key.", "content": _json({"type": "object"})},
-                **_ERRORS,
-            },
-        },
+        "get": _operation(
+            "Users and their keys' state (role admin; key hashes only).", "list_users", "Keys."
+        ),
+        "post": _operation(
+            "Make a key for a user (role admin). The key is in the answer only.",
+            "create_user",
+            "The new key.",
+            body=user_body,
+            status="201",
+        ),
     }
     paths["/api/v1/users/{user}"] = {
-        "delete": {
-            "summary": "Revoke every key of a user (role admin).",
-            "operationId": "revoke_user",
-            "parameters": [
-                {"name": "user", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-            "responses": {
-                "200": {"description": "Revoked.", "content": _json({"type": "object"})},
-                **_ERRORS,
-            },
-        }
+        "delete": _operation(
+            "Revoke every key of a user (role admin).",
+            "revoke_user",
+            "Revoked.",
+            parameters=[_path_parameter("user")],
+        )
     }
     paths["/api/v1/watchlist"] = {
-        "get": {
-            "summary": "Watchlist entries (role supervisor).",
-            "operationId": "list_watchlist",
-            "responses": {
-                "200": {"description": "Entries.", "content": _json({"type": "object"})},
-                **_ERRORS,
-            },
-        },
-        "post": {
-            "summary": "Add a watchlist entry (role supervisor): plate (pattern) or embedding and "
+        "get": _operation("Watchlist entries (role supervisor).", "list_watchlist", "Entries."),
+        "post": _operation(
+            "Add a watchlist entry (role supervisor): plate (pattern) or embedding and "
             "threshold; reason; priority; case_ref; expires_at.",
-            "operationId": "add_watchlist_entry",
-            "requestBody": {"required": True, "content": _json({"type": "object"})},
-            "responses": {
-                "201": {"description": "Added.", "content": _json({"type": "object"})},
-                **_ERRORS,
-            },
-        },
+            "add_watchlist_entry",
+            "Added.",
+            body={"type": "object"},
+            status="201",
+        ),
     }
     paths["/api/v1/watchlist/{entry_id}"] = {
-        "delete": {
-            "summary": "Remove a watchlist entry (role supervisor).",
-            "operationId": "remove_watchlist_entry",
-            "parameters": [
-                {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "string"}}
-            ],
-            "responses": {
-                "200": {"description": "Removed.", "content": _json({"type": "object"})},
-                **_ERRORS,
-            },
-        }
+        "delete": _operation(
+            "Remove a watchlist entry (role supervisor).",
+            "remove_watchlist_entry",
+            "Removed.",
+            parameters=[_path_parameter("entry_id")],
+        )
     }
     for path in ("/healthz", "/readyz"):
         paths[path] = {

@@ -15,7 +15,7 @@ from typing import Any
 
 from streams.domain.geo import point_in_polygon, within_radius
 from streams.search.requests import Area, AreaSearch
-from streams.search.sql import Params, finish, paging, time_range, where
+from streams.search.sql import Params, distinct_page, finish, time_range, where
 from streams.warehouse.base import Warehouse
 from streams.warehouse.rows import ALARM_TABLE, FACE_TABLE, PLATE_TABLE
 
@@ -89,8 +89,7 @@ def area_search(warehouse: Warehouse, request: AreaSearch) -> list[dict[str, Any
         return []
     params = Params()
     device_list = params.texts(devices)
-    # Each branch keeps only its newest offset+limit distinct events, so the union stays small.
-    top = params.count(request.offset + request.limit)
+    fetch, slot = params.slot()
     branches = []
     for kind in dict.fromkeys(request.kinds):
         table, subject = _SOURCES[kind]
@@ -98,17 +97,25 @@ def area_search(warehouse: Warehouse, request: AreaSearch) -> list[dict[str, Any
             f"device_id IN {device_list}",
             *time_range(params, "captured_at", request.since, request.until),
         ]
-        # LIMIT 1 BY event_id instead of FINAL: FINAL would not read through the projection.
+        # Each branch keeps its newest rows only; duplicates are dropped after the union.
         branches.append(
             f"SELECT {params.text(kind)} AS kind, event_id, captured_at, "  # noqa: S608
             f"toString(device_id) AS device_id, lat, lon, {subject} AS subject, images "
             f"FROM {table} {where(conditions)} "
-            f"ORDER BY captured_at DESC, event_id LIMIT 1 BY event_id LIMIT {top}"
+            f"ORDER BY captured_at DESC, event_id LIMIT {fetch}"
         )
     union = " UNION ALL ".join(f"({b})" for b in branches)
     sql = (
         f"SELECT * FROM ({union}) "  # noqa: S608
-        f"ORDER BY captured_at DESC, event_id {paging(params, request.limit, request.offset)}"
+        f"ORDER BY captured_at DESC, event_id, kind LIMIT {fetch}"
     )
-    rows = warehouse.query(sql, params.values)
+    rows = distinct_page(
+        warehouse,
+        sql,
+        params,
+        slot,
+        limit=request.limit,
+        offset=request.offset,
+        key=lambda row: (row["kind"], row["event_id"]),
+    )
     return finish(rows, AREA_COLUMNS, times=("captured_at",), json=("images",))

@@ -23,7 +23,15 @@ from typing import Any
 
 from streams.search.areas import narrow_devices
 from streams.search.requests import FaceSearch
-from streams.search.sql import TIME_TYPE, Params, finish, stored_time, time_range, where
+from streams.search.sql import (
+    TIME_TYPE,
+    Params,
+    distinct_page,
+    finish,
+    stored_time,
+    time_range,
+    where,
+)
 from streams.warehouse.base import Warehouse
 from streams.warehouse.rows import FACE_TABLE, FACE_VECTOR_TABLE, INDEXED_EMBEDDING_DIM
 
@@ -87,51 +95,34 @@ def _filters(params: Params, request: FaceSearch, devices: list[str] | None) -> 
 
 
 def nearest_sql(
-    table: str,
-    params: Params,
-    embedding: list[float],
-    conditions: list[str],
-    fetch: int,
-    extra: str = "",
+    table: str, params: Params, embedding: list[float], conditions: list[str], fetch: str
 ) -> str:
+    """The nearest rows first. The shape is what the vector index needs: ``ORDER BY`` the
+    distance to a constant vector (a bound parameter is one), ``LIMIT`` a constant."""
     query = params.add(embedding, "Array(Float32)", "q")
-    inner = (
+    return (
         f"SELECT event_id, toString(device_id) AS device_id, captured_at, lat, lon, "  # noqa: S608
         f"cosineDistance(embedding, {query}) AS distance FROM {table} {where(conditions)} "
-        f"ORDER BY distance LIMIT {params.count(fetch)}"
+        f"ORDER BY distance LIMIT {fetch}"
     )
-    if extra:
-        inner += f" SETTINGS {extra}"
-    return f"SELECT * FROM ({inner}) ORDER BY distance, event_id LIMIT 1 BY event_id"  # noqa: S608
 
 
-def _run_nearest(
+def _nearest(
     warehouse: Warehouse,
     request: FaceSearch,
     embedding: list[float],
-    conditions_of: Callable[[Params], list[str]],
+    conditions: Callable[[Params], list[str]],
     table: str,
     settings: str,
-) -> tuple[list[dict[str, Any]], int]:
-    """Nearest distinct faces, fetching more while duplicates crowd the top ``top_k``."""
-    fetch = request.top_k + max(4, request.top_k // 4)
-    while True:
-        params = Params()
-        conditions = conditions_of(params)
-        rows = warehouse.query(
-            nearest_sql(table, params, embedding, conditions, fetch, settings), params.values
-        )
-        distinct = len(rows)
-        if distinct >= request.top_k or fetch >= MAX_INDEX_LIMIT:
-            return rows[: request.top_k], distinct
-        # Fewer distinct rows than fetched means duplicates (or the table ran out).
-        total = warehouse.query(
-            f"SELECT count() AS n FROM {table} {where(conditions)}",  # noqa: S608
-            params.values,
-        )
-        if int(total[0]["n"]) <= distinct:
-            return rows, distinct
-        fetch = min(fetch * 4, MAX_INDEX_LIMIT)
+) -> list[dict[str, Any]]:
+    """The ``top_k`` nearest distinct faces (duplicates dropped after the index step)."""
+    params = Params()
+    fetch, slot = params.slot()
+    sql = nearest_sql(table, params, embedding, conditions(params), fetch)
+    if settings:
+        sql += f" SETTINGS {settings}"
+    rows = distinct_page(warehouse, sql, params, slot, limit=request.top_k, offset=0)
+    return sorted(rows, key=lambda row: (float(row["distance"]), str(row["event_id"])))
 
 
 def _exact(
@@ -149,8 +140,7 @@ def _exact(
 
     # prefilter: the filters first, then the exact distance of every remaining row.
     settings = "vector_search_filter_strategy = 'prefilter'" if table == FACE_VECTOR_TABLE else ""
-    rows, _ = _run_nearest(warehouse, request, embedding, conditions, table, settings)
-    return rows
+    return _nearest(warehouse, request, embedding, conditions, table, settings)
 
 
 def _indexed(
@@ -181,7 +171,7 @@ def _indexed(
             ", vector_search_filter_strategy = 'postfilter'"
             f", vector_search_index_fetch_multiplier = {multiplier:.1f}"
         )
-    rows, _ = _run_nearest(warehouse, request, embedding, conditions, FACE_VECTOR_TABLE, settings)
+    rows = _nearest(warehouse, request, embedding, conditions, FACE_VECTOR_TABLE, settings)
     if filtered and len(rows) < request.top_k:
         return _exact(warehouse, request, embedding, devices, FACE_VECTOR_TABLE)
     return rows

@@ -6,13 +6,14 @@ Only table and column names from constants are written into SQL text; every valu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from streams.canonical.models import rfc3339_millis
+from streams.warehouse.base import Warehouse
 
 TIME_TYPE = "DateTime64(3, 'UTC')"
 
@@ -39,6 +40,12 @@ class Params:
 
     def count(self, value: int) -> str:
         return self.add(value, "UInt64", "n")
+
+    def slot(self, type_: str = "UInt64") -> tuple[str, str]:
+        """A placeholder whose value is set later: (placeholder, parameter name)."""
+        name = f"v{len(self.values)}"
+        self.values[name] = None
+        return f"{{{name}:{type_}}}", name
 
 
 def time_range(
@@ -117,3 +124,39 @@ def finish(
             item[name] = value
         out.append(item)
     return out
+
+
+def distinct_page(
+    warehouse: Warehouse,
+    sql: str,
+    params: Params,
+    fetch_placeholder: str,
+    *,
+    limit: int,
+    offset: int,
+    key: Callable[[dict[str, Any]], Hashable] = lambda row: row["event_id"],
+) -> list[dict[str, Any]]:
+    """One page of distinct rows from ``sql`` (ordered, ending in ``LIMIT <fetch_placeholder>``).
+
+    Duplicates (a redelivered capture stored twice) sort next to each other, so the first
+    ``offset + limit`` distinct rows lie within the first ``offset + limit + duplicates`` rows.
+    Fetching a few rows more and dropping repeats here keeps the query a plain ``ORDER BY ...
+    LIMIT``, which the engine answers reading the wide columns (images) of the returned rows
+    only; ``LIMIT 1 BY`` or ``FINAL`` would read them for every matching row. When the slack was
+    not enough the query runs again with more.
+    """
+    want = offset + limit
+    fetch = want + max(16, want // 8)
+    while True:
+        params.values[fetch_placeholder] = fetch
+        rows = warehouse.query(sql, params.values)
+        seen: set[Hashable] = set()
+        distinct = []
+        for row in rows:
+            identity = key(row)
+            if identity not in seen:
+                seen.add(identity)
+                distinct.append(row)
+        if len(rows) < fetch or len(distinct) >= want:
+            return distinct[offset:want]
+        fetch *= 4

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from streams.search.areas import devices_in_area
-from streams.search.plates import exact_plate
+from streams.search.plates import READ_SETTINGS, exact_plate
 from streams.search.requests import FirstSeenSearch, TrajectorySearch
-from streams.search.sql import Params, finish, paging, time_range, where
+from streams.search.sql import Params, distinct_page, finish, time_range, where
 from streams.warehouse.base import Warehouse
 from streams.warehouse.rows import FACE_TABLE, PLATE_TABLE
 
@@ -51,13 +51,13 @@ def trajectory(warehouse: Warehouse, request: TrajectorySearch) -> list[dict[str
         table, subject = FACE_TABLE, "track_id"
         conditions = [f"track_id = {params.text(request.track_id)}"]
     conditions += time_range(params, "captured_at", request.since, request.until)
+    fetch, slot = params.slot()
     sql = (
         f"SELECT captured_at, toString(device_id) AS device_id, lat, lon, "  # noqa: S608
         f"{subject} AS subject, event_id, images FROM {table} {where(conditions)} "
-        "ORDER BY captured_at, event_id LIMIT 1 BY event_id "
-        f"{paging(params, request.limit, request.offset)}"
+        f"ORDER BY captured_at, event_id LIMIT {fetch} {READ_SETTINGS}"
     )
-    rows = warehouse.query(sql, params.values)
+    rows = distinct_page(warehouse, sql, params, slot, limit=request.limit, offset=request.offset)
     return finish(rows, TRAJECTORY_COLUMNS, times=("captured_at",), json=("images",))
 
 
@@ -80,7 +80,7 @@ def first_seen(warehouse: Warehouse, request: FirstSeenSearch) -> list[dict[str,
     # alone would skip rows without a position); ties on the time go to the smaller event id.
     key = "(captured_at, event_id)"
     sql = (
-        f"SELECT min(captured_at) AS first_seen, max(captured_at) AS last_seen, "
+        f"SELECT min(captured_at) AS first_seen, max(captured_at) AS last_seen, "  # noqa: S608
         f"argMin(tuple(toString(device_id), lat, lon), {key}) AS first_at, "
         f"argMax(tuple(toString(device_id), lat, lon), {key}) AS last_at, "
         f"toUInt32(uniqExact(event_id)) AS sightings, "

@@ -26,7 +26,7 @@ from streams.publisher import Publisher
 from streams.settings import Settings
 from streams.topics import ALARMS, FACE_CAPTURES, PLATE_CAPTURES
 from tests.conftest import settings_env
-from tests.integration.worker_process import WorkerProcess
+from tests.integration.worker_process import WorkerProcess, streams_cli
 
 pytestmark = pytest.mark.integration
 
@@ -102,19 +102,8 @@ def _scenario(t0: datetime) -> list[CanonicalEvent]:
     return sorted(events, key=lambda e: e.captured_at)
 
 
-def _streams(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streams", *args],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def _search(settings: Settings, key: str, *args: str) -> list[dict[str, Any]]:
-    done = _streams(settings, "search", *args, *REASON, "--token", key, "--json")
+    done = streams_cli(settings, "search", *args, *REASON, "--token", key, "--json")
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
 
@@ -139,7 +128,7 @@ def test_landed_events_are_found_by_every_kind_and_every_search_is_audited(
     ensure_topics(settings)
     keys = {}
     for user, role in (("ivy", "investigator"), ("aud", "auditor")):
-        made = _streams(settings, "users", "add", user, "--role", role)
+        made = streams_cli(settings, "users", "add", user, "--role", role)
         assert made.returncode == 0, made.stderr
         keys[role] = made.stdout.split()[-1]
     inv = keys["investigator"]
@@ -230,7 +219,7 @@ def test_landed_events_are_found_by_every_kind_and_every_search_is_audited(
         assert sum(r["events"] for r in stats if r["kind"] == "plate") == 3
 
         # Refusals: no reason (CLI and HTTP), and a role that may not search.
-        refused = _streams(settings, "search", "plate", "浙A12345", "--token", inv)
+        refused = streams_cli(settings, "search", "plate", "浙A12345", "--token", inv)
         assert refused.returncode != 0
         assert "reason" in refused.stderr
         url = f"{run.api_url}/api/v1/search/plate"
@@ -238,7 +227,7 @@ def test_landed_events_are_found_by_every_kind_and_every_search_is_audited(
         body = {"reason": "robbery follow-up", "case_ref": "2026-0412", "query": {"plate": "x"}}
         assert _post(url, body, keys["auditor"]) == 403
 
-        trail = _streams(
+        trail = streams_cli(
             settings,
             "audit",
             "--user",
@@ -266,7 +255,7 @@ def test_landed_events_are_found_by_every_kind_and_every_search_is_audited(
         }
         assert sum(r["outcome"] == "refused" for r in rows) == 2
         assert all(r["case_ref"] == "2026-0412" for r in rows if r["outcome"] == "answered")
-        not_auditor = _streams(settings, "audit", "--token", inv)
+        not_auditor = streams_cli(settings, "audit", "--token", inv)
         assert not_auditor.returncode != 0
         assert "auditor" in not_auditor.stderr
     finally:
@@ -276,7 +265,7 @@ def test_landed_events_are_found_by_every_kind_and_every_search_is_audited(
 def test_the_api_alone_serves_search_and_the_cli_goes_through_it(
     settings: Settings, tmp_path: Path
 ) -> None:
-    made = _streams(settings, "users", "add", "solo", "--role", "investigator")
+    made = streams_cli(settings, "users", "add", "solo", "--role", "investigator")
     assert made.returncode == 0, made.stderr
     key = made.stdout.split()[-1]
     log = tmp_path / "api.log"
@@ -307,6 +296,6 @@ def test_the_api_alone_serves_search_and_the_cli_goes_through_it(
     finally:
         api.send_signal(signal.SIGINT)
         api.wait(30)
-    trail = _streams(settings, "users", "list")  # the warehouse is free again
+    trail = streams_cli(settings, "users", "list")  # the warehouse is free again
     assert trail.returncode == 0, trail.stderr
     assert "solo" in trail.stdout

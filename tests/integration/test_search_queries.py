@@ -45,7 +45,7 @@ from streams.search import (
     run_search,
 )
 from streams.search.faces import nearest_sql, query_embedding
-from streams.search.sql import Params
+from streams.search.sql import Params, distinct_page
 from streams.warehouse.embedded import EmbeddedWarehouse
 from streams.warehouse.migrations import migrate
 from streams.warehouse.rows import FACE_VECTOR_TABLE, PLATE_TABLE, rows_by_table
@@ -537,8 +537,23 @@ def test_unfiltered_face_search_reads_through_the_hnsw_index(
 ) -> None:
     wh, person = scenario
     params = Params()
-    sql = nearest_sql(FACE_VECTOR_TABLE, params, person, [], 10)
+    sql = nearest_sql(FACE_VECTOR_TABLE, params, person, [], params.count(10))
     plan = "\n".join(
         str(r["explain"]) for r in wh.query("EXPLAIN indexes = 1 " + sql, params.values)
     )
     assert "embedding_hnsw" in plan
+
+
+def test_a_page_stays_full_when_duplicates_exceed_the_slack(
+    scenario: tuple[EmbeddedWarehouse, list[float]],
+) -> None:
+    wh, _ = scenario
+    wh.command("CREATE TABLE IF NOT EXISTS dup_probe (event_id String, n UInt32) ENGINE = Memory")
+    wh.insert("dup_probe", [{"event_id": "a", "n": 0}] * 40)
+    wh.insert("dup_probe", [{"event_id": e, "n": i} for i, e in enumerate("bcd", start=1)])
+    params = Params()
+    fetch, slot = params.slot()
+    sql = f"SELECT event_id FROM dup_probe ORDER BY n, event_id LIMIT {fetch}"  # noqa: S608
+    page = distinct_page(wh, sql, params, slot, limit=2, offset=1)
+    assert [r["event_id"] for r in page] == ["b", "c"]
+    assert params.values[slot] > 40  # the first fetch (19 rows) held only "a": it fetched again

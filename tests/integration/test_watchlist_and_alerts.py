@@ -4,8 +4,6 @@ backbone, and following the alerts."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -20,8 +18,7 @@ from streams.kafka_admin import ensure_topics
 from streams.publisher import Publisher
 from streams.settings import Settings
 from streams.topics import PLATE_CAPTURES
-from tests.conftest import settings_env
-from tests.integration.worker_process import WorkerProcess
+from tests.integration.worker_process import WorkerProcess, streams_cli
 
 pytestmark = pytest.mark.integration
 
@@ -41,19 +38,6 @@ def _call(
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
-
-
-def _streams(
-    settings: Settings, *args: str, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "streams", *args],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def _capture(plate: str, device: str) -> PlateCapture:
@@ -77,7 +61,7 @@ def test_entries_added_by_api_and_cli_raise_alerts_and_removal_stops_them(
     # The first keys are made on the warehouse directly, before anything holds it.
     keys = {}
     for user, role in (("sup", "supervisor"), ("inv", "investigator")):
-        made = _streams(settings, "users", "add", user, "--role", role)
+        made = streams_cli(settings, "users", "add", user, "--role", role)
         assert made.returncode == 0, made.stderr
         keys[role] = made.stdout.split()[-1]
     worker = WorkerProcess(settings, tmp_path / "worker.log", command="run").start()
@@ -95,9 +79,9 @@ def test_entries_added_by_api_and_cli_raise_alerts_and_removal_stops_them(
         bad = {"plate": "X*Y!", "reason": "r"}
         assert _call(api, "POST", "/api/v1/watchlist", bad, supervisor)[0] == 400
 
-        added = _streams(settings, "watchlist", "add", "--plate", "浙A9*", "--reason", "case 7")
+        added = streams_cli(settings, "watchlist", "add", "--plate", "浙A9*", "--reason", "case 7")
         assert added.returncode == 0, added.stderr
-        refused = _streams(settings, "watchlist", "add", "--plate", "浙A9*")
+        refused = streams_cli(settings, "watchlist", "add", "--plate", "浙A9*")
         assert refused.returncode == 2
         assert "reason" in refused.stderr
 
@@ -106,7 +90,7 @@ def test_entries_added_by_api_and_cli_raise_alerts_and_removal_stops_them(
             return {e["pattern"] for e in entries} == {"苏E12345", "浙A9*"}
 
         worker.wait_for(applied, 30, "applying both entries")
-        listed = _streams(settings, "watchlist", "list", "--json")
+        listed = streams_cli(settings, "watchlist", "list", "--json")
         assert {json.loads(line)["pattern"] for line in listed.stdout.splitlines()} == {
             "苏E12345",
             "浙A9*",
@@ -118,7 +102,7 @@ def test_entries_added_by_api_and_cli_raise_alerts_and_removal_stops_them(
             event = _capture(plate, "31010100001320000001")
             publisher.produce(topic, encode(event), event.device_id.encode())
         publisher.flush_sync()
-        tail = _streams(
+        tail = streams_cli(
             settings,
             "alerts",
             "tail",
@@ -133,7 +117,7 @@ def test_entries_added_by_api_and_cli_raise_alerts_and_removal_stops_them(
         assert sorted(a["plate_numbers"][0] for a in alerts) == ["浙A98765", "苏E12345"]
         hit = next(a for a in alerts if a["plate_numbers"] == ["苏E12345"])
         assert (hit["priority"], hit["reason"], hit["case_ref"]) == (1, "stolen vehicle", "C-1")
-        text = _streams(settings, "alerts", "tail", "--from-beginning", "--limit", "1")
+        text = streams_cli(settings, "alerts", "tail", "--from-beginning", "--limit", "1")
         assert "watchlist" in text.stdout
         assert "P" in text.stdout
 
@@ -152,7 +136,7 @@ def test_entries_added_by_api_and_cli_raise_alerts_and_removal_stops_them(
         publisher.produce(topic, encode(event), event.device_id.encode())
         publisher.flush_sync()
         time.sleep(3)
-        again = _streams(
+        again = streams_cli(
             settings, "alerts", "tail", "--from-beginning", "--json", "--idle-exit", "5"
         )
         assert len(again.stdout.splitlines()) == 2  # nothing new for the removed entry

@@ -78,3 +78,17 @@ class WorkerProcess:
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def streams_cli(
+    settings: Settings, *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``streams ARGS`` with these settings; the caller checks the outcome."""
+    return subprocess.run(
+        [sys.executable, "-m", "streams", *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
