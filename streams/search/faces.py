@@ -6,7 +6,8 @@ left out of its own results). Embeddings of the indexed length (128) are searche
 
 - without filters, through its HNSW index (approximate: recall is measured by the benchmark);
 - with a time, device or area filter that leaves at most ``EXACT_MAX_ROWS`` rows, by exact
-  distance over those rows (the engine's ``prefilter`` strategy: filter first, then compare);
+  distance over those rows: a device filter reads ``face_captures`` (sorted by device), a time
+  filter ``face_vectors`` with the engine's ``prefilter`` strategy (filter first, then compare);
 - with a broader filter, through the index asked for more neighbours than ``top_k``
   (``postfilter`` with a fetch multiplier from the filter's selectivity); when fewer than
   ``top_k`` survive the filter, the exact search runs instead, so a filter never loses results.
@@ -59,12 +60,18 @@ FACE_COLUMNS = [
 def query_embedding(warehouse: Warehouse, request: FaceSearch) -> list[float]:
     if request.embedding is not None:
         return list(request.embedding)
-    params = Params()
-    rows = warehouse.query(
-        f"SELECT embedding FROM {FACE_TABLE} "  # noqa: S608
-        f"WHERE event_id = {params.text(request.event_id or '')} LIMIT 1",
-        params.values,
-    )
+    # Neither table is sorted by event id: the three monthly parts of face_vectors scan faster
+    # than the daily parts of face_captures, which holds the embeddings of other lengths.
+    rows: list[dict[str, Any]] = []
+    for table in (FACE_VECTOR_TABLE, FACE_TABLE):
+        params = Params()
+        rows = warehouse.query(
+            f"SELECT embedding FROM {table} "  # noqa: S608
+            f"WHERE event_id = {params.text(request.event_id or '')} LIMIT 1",
+            params.values,
+        )
+        if rows:
+            break
     if not rows:
         raise ValueError(f"no face capture with event_id {request.event_id!r}")
     embedding = [float(x) for x in rows[0]["embedding"]]
@@ -155,18 +162,22 @@ def _indexed(
         f"max_limit_for_vector_search_queries = {MAX_INDEX_LIMIT}"
     )
     if filtered:
+        # Few faces pass the filter: compare them all, reading the table sorted the filter's
+        # way (face_captures by device then time, face_vectors by time).
+        table = FACE_TABLE if devices is not None else FACE_VECTOR_TABLE
         params = Params()
         counted = warehouse.query(
             f"SELECT count() AS n, "  # noqa: S608
             f"(SELECT count() FROM {FACE_VECTOR_TABLE}) AS total "
-            f"FROM {FACE_VECTOR_TABLE} {where(conditions(params))}",
+            f"FROM {table} {where(conditions(params))}",
             params.values,
         )
         matching, total = int(counted[0]["n"]), int(counted[0]["total"])
         if matching <= EXACT_MAX_ROWS:
-            return _exact(warehouse, request, embedding, devices, FACE_VECTOR_TABLE)
-        # Ask the index for enough neighbours that top_k of them pass the filter on average.
-        multiplier = min(1000.0, max(1.0, 2.0 * total / matching))
+            return _exact(warehouse, request, embedding, devices, table)
+        # Ask the index for enough neighbours that top_k of them pass the filter on average
+        # (the engine's settings take numbers only; these are computed here, not given).
+        multiplier = min(1000.0, max(1.0, 2.0 * total / max(1, matching)))
         settings += (
             ", vector_search_filter_strategy = 'postfilter'"
             f", vector_search_index_fetch_multiplier = {multiplier:.1f}"

@@ -13,12 +13,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from streams.domain.plates import canonical_plate, fold_plate
 from streams.search.areas import narrow_devices
 from streams.search.requests import PlateSearch
-from streams.search.sql import Params, distinct_page, finish, time_range, where
+from streams.search.sql import Params, distinct_page, finish, stored_time, time_range, where
 from streams.warehouse.base import Warehouse
 from streams.warehouse.rows import PLATE_TABLE
 
@@ -27,6 +28,8 @@ WILDCARDS = "*?"
 # Reading in key order merges one stream per part (a day each): for the few granules a plate
 # touches, reading them all and sorting the matches is cheaper.
 READ_SETTINGS = "SETTINGS optimize_read_in_order = 0"
+# Windows before the whole range for patterns, newest first.
+PATTERN_WINDOWS = (timedelta(days=1), timedelta(days=7))
 
 PLATE_COLUMNS = [
     "captured_at",
@@ -120,26 +123,67 @@ def plate_condition(params: Params, plate: str, fuzzy: bool) -> str:
 
 
 def plate_search(warehouse: Warehouse, request: PlateSearch) -> list[dict[str, Any]]:
-    params = Params()
-    conditions: list[str] = []
-    if request.plate is not None:
-        conditions.append(plate_condition(params, request.plate, request.fuzzy))
-    elif request.unreadable:
-        conditions.append("plate_number = ''")
     devices = narrow_devices(warehouse, request.area, request.devices)
-    if devices is not None:
-        if not devices:
-            return []
-        conditions.append(f"device_id IN {params.texts(devices)}")
-    conditions += time_range(params, "captured_at", request.since, request.until)
-    for column in ("plate_color", "vehicle_color", "vehicle_type", "vehicle_brand"):
-        value = getattr(request, column)
-        if value is not None:
-            conditions.append(f"{column} = {params.text(value)}")
-    fetch, slot = params.slot()
-    sql = (
-        f"SELECT {_SELECT} FROM {PLATE_TABLE} {where(conditions)} "  # noqa: S608
-        f"ORDER BY captured_at DESC, event_id LIMIT {fetch} {READ_SETTINGS}"
+    if devices is not None and not devices:
+        return []
+
+    def page(since: datetime | None) -> list[dict[str, Any]]:
+        params = Params()
+        conditions: list[str] = []
+        if request.plate is not None:
+            conditions.append(plate_condition(params, request.plate, request.fuzzy))
+        elif request.unreadable:
+            conditions.append("plate_number = ''")
+        if devices is not None:
+            conditions.append(f"device_id IN {params.texts(devices)}")
+        conditions += time_range(params, "captured_at", since, request.until)
+        for column in ("plate_color", "vehicle_color", "vehicle_type", "vehicle_brand"):
+            value = getattr(request, column)
+            if value is not None:
+                conditions.append(f"{column} = {params.text(value)}")
+        fetch, slot = params.slot()
+        # The plate, not the event id, breaks ties on time: it is read for the filter anyway,
+        # while the event id column would be read for every matching row (the rows are put
+        # in full order below; a page boundary inside one millisecond of one plate is rare).
+        sql = (
+            f"SELECT {_SELECT} FROM {PLATE_TABLE} {where(conditions)} "  # noqa: S608
+            f"ORDER BY captured_at DESC, plate_number LIMIT {fetch} {READ_SETTINGS}"
+        )
+        rows = distinct_page(
+            warehouse, sql, params, slot, limit=request.limit, offset=request.offset
+        )
+        rows.sort(key=lambda r: (r["plate_number"], r["event_id"]))
+        rows.sort(key=lambda r: stored_time(r["captured_at"]), reverse=True)
+        return rows
+
+    # A pattern usually matches many plates and its newest page lies in the last days: search
+    # the newest day, then week, before the whole range (a full page from a recent window is
+    # the same page the whole range would give, since every row outside it is older).
+    if request.plate is not None and has_wildcard(request.plate):
+        newest = request.until or _newest(warehouse, request.since)
+        if newest is not None:
+            for span in PATTERN_WINDOWS:
+                start = newest - span
+                if request.since is not None and start <= request.since:
+                    break
+                rows = page(start)
+                if len(rows) == request.limit:
+                    return _finish(rows)
+    return _finish(page(request.since))
+
+
+def _newest(warehouse: Warehouse, since: datetime | None) -> datetime | None:
+    """The newest capture time (from the parts' min/max index: no rows are read)."""
+    params = Params()
+    rows = warehouse.query(
+        f"SELECT count() AS n, max(captured_at) AS newest FROM {PLATE_TABLE} "  # noqa: S608
+        f"{where(time_range(params, 'captured_at', since, None))}",
+        params.values,
     )
-    rows = distinct_page(warehouse, sql, params, slot, limit=request.limit, offset=request.offset)
+    if not rows or not int(rows[0]["n"]):
+        return None
+    return stored_time(rows[0]["newest"]) + timedelta(milliseconds=1)
+
+
+def _finish(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return finish(rows, PLATE_COLUMNS, times=("captured_at",), json=("images",))

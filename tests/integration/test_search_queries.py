@@ -293,6 +293,14 @@ def test_wildcard_plates(scenario: tuple[EmbeddedWarehouse, list[float]]) -> Non
     one = run_search(wh, PlateSearch(plate="?A80015"))
     assert {r["plate_number"] for r in one.rows} == {"浙A80015", "苏A80015"}
     assert len(_ids(one)) == 6  # 5 target reads + 1, no duplicates
+    # Paging through the newest-first windows of a pattern (a day, a week, everything).
+    assert _ids(run_search(wh, PlateSearch(plate="?A80015", limit=2))) == ["f2", "t4"]
+    assert _ids(run_search(wh, PlateSearch(plate="?A80015", limit=1, offset=5))) == ["n1"]
+    assert _ids(run_search(wh, PlateSearch(plate="?A80015", limit=5, offset=3))) == [
+        "t2",
+        "t1",
+        "n1",
+    ]
     # LIKE's own metacharacters in the input match only themselves.
     assert _ids(run_search(wh, PlateSearch(plate="X%Y*"))) == ["e1"]
     assert _ids(run_search(wh, PlateSearch(plate="X_Y*"))) == ["e3"]
