@@ -19,13 +19,9 @@ LOG_LEVELS = ["crit", "error", "warn", "info", "debug"]
 
 
 def _local_kafka(settings: Settings) -> LocalKafka:
-    from streams.localkafka import LocalKafka
+    from streams.localkafka import development_broker
 
-    return LocalKafka(
-        settings.local_dir.resolve() / "kafka",
-        port=settings.local_kafka_port,
-        heap_mb=settings.local_kafka_heap_mb,
-    )
+    return development_broker(settings)
 
 
 def cmd_dev_kafka(args: argparse.Namespace, settings: Settings) -> int:

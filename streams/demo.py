@@ -16,7 +16,7 @@ from typing import Any
 
 from streams.errors import UserError
 from streams.kafka_admin import LIBRDKAFKA_LOGGER, ensure_topics
-from streams.localkafka import LocalKafka, port_is_free
+from streams.localkafka import LocalKafka, development_broker, port_is_free
 from streams.settings import Settings
 
 
@@ -92,11 +92,7 @@ def wait_until(
 
 
 def run_demo(settings: Settings, per_source: int = 3, keep_broker: bool = False) -> int:
-    broker = LocalKafka(
-        settings.local_dir.resolve() / "kafka",
-        settings.local_kafka_port,
-        settings.local_kafka_heap_mb,
-    )
+    broker = development_broker(settings)
     print(f"[1/6] local Kafka at {broker.bootstrap} ...", flush=True)
     started_broker = broker.up()
     try:

@@ -17,8 +17,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streams.errors import UserError
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 POM_DIR = PROJECT_ROOT / "deploy" / "local" / "kafka"
@@ -285,3 +289,12 @@ def _kafka_cluster_id() -> str:
     import base64
 
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def development_broker(settings: Settings) -> LocalKafka:
+    """The local development broker the settings describe (``streams dev kafka``)."""
+    return LocalKafka(
+        settings.local_dir.resolve() / "kafka",
+        port=settings.local_kafka_port,
+        heap_mb=settings.local_kafka_heap_mb,
+    )

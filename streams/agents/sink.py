@@ -1,7 +1,15 @@
 """unique.*, alerts, correlations, deadletter -> the warehouse tables of 0002.
 
-Every record is decoded to plain values (no models) and mapped to its table's row by
-``streams.warehouse.rows``; each table's rows land with their own idempotency token (see
+On the embedded warehouse, the captures (plate, face, alarm) are not decoded here: the bodies
+of each writer schema in a batch go to the engine as one Avro container, and the engine maps
+them to rows with the SQL of ``streams.warehouse.avro_rows``. If the engine refuses such an
+insert, its messages are decoded in Python: those that cannot be are dead-lettered and the rest
+are inserted as rows; when all decode, the refusal was the warehouse's, and the rows are
+retried until they land (an outage is never taken for bad data).
+
+Everything else (alerts, correlations, dead letters, Confluent-framed messages, any message
+on the ClickHouse server backend) is decoded to plain values and mapped to its table's row by
+``streams.warehouse.rows``. Each insert lands with its own idempotency token (see
 ``streams.agents.warehouse_stage``). A message that cannot be decoded, or has no table, goes to
 the dead-letter topic with its bytes and the reason, and the batch goes on; one that is itself
 on the dead-letter topic is logged and counted (dead-lettering it again would loop).
@@ -12,17 +20,28 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from streams import deadletters, topics
 from streams.agents.warehouse_stage import WarehouseStage
-from streams.codecs.avro import AvroDecodeError
+from streams.codecs.avro import MAGIC, AvroDecodeError, default_store
 from streams.codecs.wire import WireFormat
+from streams.errors import WarehouseError
 from streams.metrics import COUNTERS, Metric
 from streams.publisher import Publisher
 from streams.settings import Settings
+from streams.warehouse.avro_rows import (
+    MAPPINGS_OF_RECORD,
+    AvroWarehouse,
+    TableMapping,
+    container,
+    insert_mapped,
+    writer_schema_json,
+)
 from streams.warehouse.base import Warehouse
+from streams.warehouse.landing import dedup_token, offset_ranges
 from streams.warehouse.rows import NoTable, Row, rows_of
 
 log = logging.getLogger(__name__)
@@ -37,6 +56,17 @@ INPUTS = (
     topics.DEAD_LETTERS,
 )
 
+Position = tuple[str, int, int]
+
+
+@dataclass(frozen=True)
+class _Schema:
+    """A writer schema whose bodies the engine maps: its container header and its tables."""
+
+    fingerprint: bytes
+    schema_json: bytes
+    mappings: Sequence[TableMapping]
+
 
 class WarehouseSinkStage(WarehouseStage):
     name = STAGE
@@ -49,14 +79,31 @@ class WarehouseSinkStage(WarehouseStage):
         self.wire = wire
         self.topics: Sequence[str] = [settings.topic(spec.name) for spec in INPUTS]
         self.dead_letters = settings.topic(topics.DEAD_LETTERS.name)
+        self.engine: AvroWarehouse | None = (
+            warehouse if isinstance(warehouse, AvroWarehouse) else None
+        )
+        # Single-object header (C3 01 + fingerprint) -> its mapped schema; only known ones.
+        self._schemas: dict[bytes, _Schema] = {}
+        # Messages of this batch already dead-lettered: a face refused for face_captures is
+        # refused for face_vectors as well, and goes to the dead-letter topic once.
+        self._refused: set[Position] = set()
 
     def process(self, messages: Sequence[Any]) -> None:
+        self._refused.clear()
         decode = self.wire.decode_datum
         rows: dict[str, list[Row]] = {}
-        positions: dict[str, list[tuple[str, int, int]]] = {}
+        positions: dict[str, list[Position]] = {}
+        groups: dict[bytes, list[Any]] = {}
         for message in messages:
+            value = message.value() or b""
+            if self.engine is not None and self._mapped(value[:10]) is not None:
+                group = groups.get(value[:10])
+                if group is None:
+                    group = groups[value[:10]] = []
+                group.append(message)
+                continue
             try:
-                produced = rows_of(decode(message.value() or b""))
+                produced = rows_of(decode(value))
             except (AvroDecodeError, NoTable) as exc:
                 # A registry that cannot be reached is not a bad record: that error stops
                 # the worker and the batch is read again.
@@ -70,8 +117,53 @@ class WarehouseSinkStage(WarehouseStage):
                     positions[table] = []
                 table_rows.append(row)
                 positions[table].append(position)
+        # Rows decoded here land first: they are ready, and an engine group retried during an
+        # outage does not keep them out of the warehouse (their offsets wait for it anyway).
         for table, table_rows in rows.items():
             self.prepare(table, table_rows, positions[table])
+        for header, group in groups.items():
+            self._prepare_group(self._schemas[header], group)
+
+    def _mapped(self, header: bytes) -> _Schema | None:
+        schema = self._schemas.get(header)
+        if schema is not None or len(header) < 10 or header[:2] != MAGIC:
+            return schema
+        version = default_store().by_fingerprint.get(header[2:])
+        if version is None or version.name not in MAPPINGS_OF_RECORD:
+            return None  # decoded in Python, which dead-letters it or stores it as rows
+        schema = _Schema(
+            version.fingerprint, writer_schema_json(version), MAPPINGS_OF_RECORD[version.name]
+        )
+        self._schemas[header] = schema
+        return schema
+
+    def _prepare_group(self, schema: _Schema, messages: list[Any]) -> None:
+        data = container(schema.schema_json, [m.value()[10:] for m in messages])
+        positions = [(m.topic(), m.partition(), m.offset()) for m in messages]
+        for mapping in schema.mappings:
+            label = f"{mapping.table}@{schema.fingerprint.hex()}"
+            insert = _MappedInsert(
+                self, mapping, label, messages, data, dedup_token(label, offset_ranges(positions))
+            )
+            self.prepare_insert(label, mapping.table, insert)
+
+    def python_rows(self, table: str, label: str, messages: Sequence[Any]) -> tuple[list[Row], str]:
+        """The rows for ``table`` of messages the engine refused, decoded here, and their
+        token; messages that cannot be decoded are dead-lettered (once per batch)."""
+        rows: list[Row] = []
+        positions: list[Position] = []
+        for message in messages:
+            position = (message.topic(), message.partition(), message.offset())
+            try:
+                produced = rows_of(self.wire.decode_datum(message.value() or b""))
+            except (AvroDecodeError, NoTable) as exc:
+                if position not in self._refused:
+                    self._refused.add(position)
+                    self._unreadable(message, exc)
+                continue
+            positions.append(position)
+            rows.extend(row for t, row in produced if t == table)
+        return rows, dedup_token(label, offset_ranges(positions))
 
     def _unreadable(self, message: Any, exc: Exception) -> None:
         topic = message.topic()
@@ -96,6 +188,54 @@ class WarehouseSinkStage(WarehouseStage):
         COUNTERS.add(Metric.DEAD_LETTERS, STAGE)
 
     def flush(self, stopping: threading.Event) -> None:
-        # Dead letters acknowledged first: the offsets committed after this cover them too.
+        # Dead letters acknowledged before the runner commits: the offsets committed after
+        # this cover them too. Some are found while landing (bodies the engine refused).
         self.publisher.flush_sync(timeout=300)
         super().flush(stopping)
+        self.publisher.flush_sync(timeout=300)
+
+
+class _MappedInsert:
+    """One attempt at landing a group of bodies of one writer schema in one table: by the
+    engine until it refuses them once, then as rows decoded in Python (retried as usual)."""
+
+    def __init__(
+        self,
+        stage: WarehouseSinkStage,
+        mapping: TableMapping,
+        label: str,
+        messages: list[Any],
+        data: bytes,
+        token: str,
+    ) -> None:
+        self.stage = stage
+        self.mapping = mapping
+        self.label = label
+        self.messages = messages
+        self.data = data
+        self.token = token
+        self.rows: list[Row] | None = None
+
+    def __call__(self) -> int:
+        engine = self.stage.engine
+        if self.rows is None and engine is not None:
+            try:
+                written = insert_mapped(engine, self.mapping, self.data, dedup_token=self.token)
+            except WarehouseError as exc:
+                log.warning(
+                    "%s: the engine refused %d bodies for %s, decoding them here: %s",
+                    STAGE,
+                    len(self.messages),
+                    self.mapping.table,
+                    exc,
+                )
+            else:
+                # Views count in the engine's figure; an unfiltered mapping writes one row per
+                # body, and face_vectors (the filtered one) has no views.
+                return len(self.messages) if self.mapping.where is None else written
+            self.rows, self.token = self.stage.python_rows(
+                self.mapping.table, self.label, self.messages
+            )
+            self.data = b""
+        rows = self.rows or []
+        return self.stage.warehouse.insert(self.mapping.table, rows, dedup_token=self.token)

@@ -1,16 +1,17 @@
 """What the stages that land batches in the warehouse share: rows per table, each table
 inserted with retry and an idempotency token, the offsets committed only once all have landed.
 
-``process`` of a subclass prepares the rows of its batch per table (:meth:`prepare`); the
-runner then calls ``flush``, which lands them table by table. A table that landed is not
-inserted again while a later one is retried (its token would absorb the repeat, but it costs an
-insert). The runner commits after ``flush`` returns, so an outage holds the committed offsets.
+``process`` of a subclass prepares the inserts of its batch (:meth:`prepare` for rows of a
+table, :meth:`prepare_insert` for any other insert); the runner then calls ``flush``, which
+lands them one by one. An insert that landed is not made again while a later one is retried
+(its token would absorb the repeat, but it costs an insert). The runner commits after ``flush``
+returns, so an outage holds the committed offsets.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from streams.metrics import COUNTERS, Metric
@@ -31,8 +32,8 @@ class WarehouseStage:
         self.batch_size = settings.sink_batch_size
         self.batch_wait = settings.sink_flush_seconds
         self.checkpoint_seconds = 0.0  # every batch: inserts are large, commits follow them
-        # Table -> (rows, insert_deduplication_token) of the batch, until landed.
-        self.unlanded: dict[str, tuple[Sequence[Row], str]] = {}
+        # Key -> (table, one attempt at the insert, returning the rows landed), until landed.
+        self.unlanded: dict[str, tuple[str, Callable[[], int]]] = {}
 
     def process(self, messages: Sequence[Any]) -> None:
         raise NotImplementedError
@@ -42,23 +43,30 @@ class WarehouseStage:
     ) -> None:
         """Rows for ``table`` from the messages at ``positions`` (topic, partition, offset):
         the same messages always give the same token, so a redelivered batch is absorbed."""
-        if table in self.unlanded:
+        token = dedup_token(table, offset_ranges(positions))
+        self.prepare_insert(
+            table, table, lambda: self.warehouse.insert(table, rows, dedup_token=token)
+        )
+
+    def prepare_insert(self, key: str, table: str, insert: Callable[[], int]) -> None:
+        """An insert into ``table`` for this batch, under a ``key`` unique in the batch."""
+        if key in self.unlanded:
             # The runner flushes after every batch; rows of two batches under one token would
             # make a later redelivery of either look new.
-            raise RuntimeError(f"{self.name}: rows for {table} prepared twice without a flush")
-        self.unlanded[table] = (rows, dedup_token(table, offset_ranges(positions)))
+            raise RuntimeError(f"{self.name}: rows for {key} prepared twice without a flush")
+        self.unlanded[key] = (table, insert)
 
     def flush(self, stopping: threading.Event) -> None:
-        for table in list(self.unlanded):
-            rows, token = self.unlanded[table]
+        for key in list(self.unlanded):
+            table, insert = self.unlanded[key]
             landed = land_with_retry(
-                lambda: self.warehouse.insert(table, rows, dedup_token=token),  # noqa: B023
+                insert,
                 self.backoff,
                 stopping,
                 what=table,
                 on_failure=lambda _exc: COUNTERS.add(Metric.SINK_INSERT_FAILURES, table),  # noqa: B023
             )
-            del self.unlanded[table]
+            del self.unlanded[key]
             COUNTERS.add(Metric.ROWS_LANDED, table, landed)
             COUNTERS.add(Metric.SINK_BATCHES, table)
 

@@ -2,8 +2,11 @@
 
 1. The insert path alone: plate rows prepared up front, inserted in batches of
    ``sink_batch_size`` with their deduplication tokens (rows/s of wall time).
-2. Decoding and mapping alone: Avro bytes to rows, one core, no insert.
-3. The whole stage through the real broker: canonical plate captures produced to
+2. Decoding and mapping alone: Avro bytes to rows, one core, no insert (the path of records the
+   engine does not map, and of the fallback).
+3. The engine path alone: the Avro bodies of each batch framed as a container and mapped to
+   rows by the engine (``streams.warehouse.avro_rows``), batches of ``sink_batch_size``.
+4. The whole stage through the real broker: canonical plate captures produced to
    ``unique.plate`` first, then the sink stage (the same ``StageRunner`` the worker uses, in
    this process, which also owns the embedded warehouse) run until every row has landed:
    rows/s of wall time from the stage's partition assignment to the last row landed, and the
@@ -129,6 +132,43 @@ def bench_insert(settings: Settings, rows: list[Row]) -> dict[str, Any]:
     }
 
 
+def bench_insert_avro(settings: Settings, messages: list[bytes]) -> dict[str, Any]:
+    """Avro bodies framed as containers and mapped to plate rows by the engine, one insert per
+    ``sink_batch_size`` messages; the time of framing alone is given apart."""
+    from streams.warehouse.avro_rows import (
+        MAPPINGS_OF_RECORD,
+        AvroWarehouse,
+        container,
+        insert_mapped,
+        writer_schema_json,
+    )
+
+    version = avro.default_store().by_fingerprint[messages[0][2:10]]
+    [mapping] = MAPPINGS_OF_RECORD[version.name]
+    schema = writer_schema_json(version)
+    with scratch_warehouse(settings) as (settings, warehouse):
+        assert isinstance(warehouse, AvroWarehouse)
+        batch = settings.sink_batch_size
+        framing = 0.0
+        wall, cpu = time.perf_counter(), time.process_time()
+        for n, first in enumerate(range(0, len(messages), batch)):
+            framed = time.perf_counter()
+            data = container(schema, [m[10:] for m in messages[first : first + batch]])
+            framing += time.perf_counter() - framed
+            insert_mapped(warehouse, mapping, data, dedup_token=f"bench{n}")
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        landed = _landed(warehouse)
+    return {
+        "rows": len(messages),
+        "batch_rows": batch,
+        "landed": landed,
+        "wall_seconds": round(wall, 2),
+        "rows_per_second": round(len(messages) / wall),
+        "cpu_seconds": round(cpu, 2),
+        "framing_seconds": round(framing, 3),
+    }
+
+
 def bench_decode(messages: list[bytes]) -> dict[str, Any]:
     """Avro bytes to warehouse rows (what ``process`` does per message), one core."""
     from streams.warehouse.rows import rows_of
@@ -218,6 +258,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"({decoded['us_per_row']} us/row)",
         flush=True,
     )
+    mapped = bench_insert_avro(settings, messages[: args.rows])
+    report["insert_avro"] = mapped
+    print(
+        f"engine path alone ({mapped['rows']} plate bodies, batches of {mapped['batch_rows']}): "
+        f"{mapped['rows_per_second']} rows/s wall, {mapped['cpu_seconds']} CPU s "
+        f"({mapped['framing_seconds']} s of it framing containers)",
+        flush=True,
+    )
     if args.messages:
         staged = _with_broker(settings, lambda s: bench_stage(s, messages[: args.messages]))
         report["stage"] = staged
@@ -236,13 +284,9 @@ def _with_broker(
     settings: Settings, measure: Callable[[Settings], dict[str, Any]]
 ) -> dict[str, Any]:
     """Run ``measure`` against the local development broker, started for it if not running."""
-    from streams.localkafka import LocalKafka
+    from streams.localkafka import development_broker
 
-    broker = LocalKafka(
-        settings.local_dir.resolve() / "kafka",
-        port=settings.local_kafka_port,
-        heap_mb=settings.local_kafka_heap_mb,
-    )
+    broker = development_broker(settings)
     started = broker.up()
     try:
         return measure(settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap}))

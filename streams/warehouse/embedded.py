@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fcntl
+import os
+import tempfile
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -113,6 +115,46 @@ class EmbeddedWarehouse:
         except Exception as exc:
             raise WarehouseError(f"insert into {table} failed: {exc}") from exc
         return len(rows)
+
+    def insert_avro(
+        self,
+        table: str,
+        columns: Sequence[str],
+        select: str,
+        structure: str,
+        data: bytes,
+        *,
+        settings: str,
+        dedup_token: str | None = None,
+    ) -> int:
+        """Insert the rows ``select`` makes of an Avro object container: ``select`` reads the
+        records from ``{source}`` (columns as in ``structure``). Returns the rows the engine
+        wrote, those of materialized views on ``table`` included.
+
+        The engine reads the container from a file: a streaming insert takes no SELECT, and a
+        query's text cannot carry binary data.
+        """
+        if dedup_token is not None:
+            settings += ", insert_deduplication_token=" + _quote(dedup_token)
+        names = ", ".join(checked_identifier(c) for c in columns)
+        fd, name = tempfile.mkstemp(prefix="streams-sink-", suffix=".avro")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            source = f"file({_quote(name)}, 'Avro', {_quote(structure)})"
+            statement = (
+                f"INSERT INTO {checked_identifier(table)} ({names}) SETTINGS {settings} "
+                + select.replace("{source}", source)
+            )
+            try:
+                with self._lock:
+                    result = self._session.query(statement, "JSONEachRow")
+            except Exception as exc:
+                raise WarehouseError(f"insert into {table} failed: {exc}") from exc
+            written: int = result.rows_written()
+            return written
+        finally:
+            os.unlink(name)
 
     def close(self) -> None:
         with self._lock:

@@ -6,6 +6,13 @@ the record, so the sink builds no models. The column names are those of
 ``schemas/clickhouse/0002_events_and_search.sql``. Absent strings become ``''`` (sort keys and
 LowCardinality columns stay non-nullable); absent numbers stay ``None``. Image references and
 evidence are JSON text: searches hand them back as they came.
+
+On the embedded warehouse, the engine makes the rows of plate, face and alarm captures itself
+from the Avro bodies, with the SQL twin of these functions in ``streams.warehouse.avro_rows``;
+the functions here make them for the ClickHouse server backend, for Confluent-framed messages,
+for a group of bodies the engine refused (the sink's fallback), and the rows of alerts,
+correlations and dead letters everywhere. A change here must be made there as well (the tests
+compare the two).
 """
 
 from __future__ import annotations
