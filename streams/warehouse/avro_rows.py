@@ -28,6 +28,7 @@ from typing import Protocol, runtime_checkable
 from fastavro.schema import to_parsing_canonical_form
 
 from streams.codecs.avro import SchemaVersion
+from streams.codecs.compiled.encoding import long_bytes
 from streams.domain.plates import PROVINCES
 from streams.warehouse.rows import (
     ALARM_TABLE,
@@ -380,19 +381,8 @@ def insert_mapped(
     )
 
 
-def _long(value: int) -> bytes:
-    """Avro long: zigzag, then base-128 varint."""
-    n = (value << 1) ^ (value >> 63)
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def _avro_bytes(data: bytes) -> bytes:
-    return _long(len(data)) + data
+    return long_bytes(len(data)) + data
 
 
 def writer_schema_json(version: SchemaVersion) -> bytes:
@@ -414,15 +404,15 @@ def container(schema_json: bytes, bodies: Sequence[bytes], sync: bytes | None = 
     sync = sync if sync is not None else os.urandom(16)
     header = (
         b"Obj\x01"
-        + _long(2)
+        + long_bytes(2)
         + _avro_bytes(b"avro.schema")
         + _avro_bytes(schema_json)
         + _avro_bytes(b"avro.codec")
         + _avro_bytes(b"null")
-        + _long(0)
+        + long_bytes(0)
         + sync
     )
     if not bodies:
         return header
     block = sync.join(bodies) + sync
-    return header + _long(len(bodies)) + _long(len(block)) + block + sync
+    return header + long_bytes(len(bodies)) + long_bytes(len(block)) + block + sync

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 
 from streams.codecs import avro
 from streams.codecs.avro import MAGIC, MODELS, SCHEMA_DIR, default_store
-from streams.warehouse.avro_rows import _long, container, writer_schema_json
+from streams.codecs.compiled.encoding import long_bytes
+from streams.warehouse.avro_rows import container, writer_schema_json
 
 EXAMPLES = SCHEMA_DIR / "examples"
 NAMES = sorted(p.stem for p in EXAMPLES.glob("*.json"))
@@ -63,12 +64,12 @@ def read_body(version: avro.SchemaVersion, body: bytes, end: bytes) -> dict[str,
     ],
 )
 def test_longs_are_zigzag_varints(value: int, encoded: bytes) -> None:
-    assert _long(value) == encoded
+    assert long_bytes(value) == encoded
 
 
 @pytest.mark.parametrize("value", [0, 1, 127, 128, 300, 2**31, 2**62, -(2**40)])
 def test_longs_read_back_by_fastavro(value: int) -> None:
-    assert fastavro.schemaless_reader(io.BytesIO(_long(value)), "long") == value
+    assert fastavro.schemaless_reader(io.BytesIO(long_bytes(value)), "long") == value
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -20,7 +20,7 @@ _LITTLE = sys.byteorder == "little"
 _SIX_MIN, _SIX_MAX = 1 << 34, 1 << 41
 
 
-def _long_bytes(n: int) -> bytes:
+def long_bytes(n: int) -> bytes:
     """The zigzag varint of a long."""
     if not LONG_MIN <= n <= LONG_MAX:
         raise AvroEncodeError(f"{n} does not fit an Avro long (64 bits)")
@@ -36,7 +36,7 @@ def _long_bytes(n: int) -> bytes:
 def _int_bytes(n: int) -> bytes:
     if not INT_MIN <= n <= INT_MAX:
         raise AvroEncodeError(f"{n} does not fit an Avro int (32 bits)")
-    return _long_bytes(n)
+    return long_bytes(n)
 
 
 # Writer: the one-byte zigzag varints of -64..63, indexable by the value itself (negative
@@ -54,7 +54,7 @@ _KEEP_LENGTHS = 4096
 
 
 def _length(n: int, table: dict[int, bytes]) -> bytes:
-    encoded = (b"\x02" if table is _LENGTH_AFTER_1 else b"") + _long_bytes(n)
+    encoded = (b"\x02" if table is _LENGTH_AFTER_1 else b"") + long_bytes(n)
     if 0 <= n < _KEEP_LENGTHS:
         table[n] = encoded
     return encoded

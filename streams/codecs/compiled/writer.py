@@ -19,10 +19,12 @@ from streams.codecs.compiled.encoding import (
     _floats,
     _int_bytes,
     _length,
-    _long_bytes,
     _null_union,
     _record_fields,
     _union_chooser,
+)
+from streams.codecs.compiled.encoding import (
+    long_bytes as _long_bytes,
 )
 from streams.codecs.compiled.errors import AvroEncodeError
 from streams.codecs.compiled.schema import MISSING, Node, fixed_runs, parse
