@@ -109,8 +109,8 @@ def add_search_parsers(search: argparse.ArgumentParser) -> None:
 
     kinds = search.add_subparsers(dest="kind", required=True, metavar="KIND")
     for kind, model in sorted(KINDS.items()):
-        doc = (model.__doc__ or "").strip()
-        parser = kinds.add_parser(kind, help=doc.splitlines()[0] if doc else kind, description=doc)
+        doc = " ".join((model.__doc__ or kind).split())
+        parser = kinds.add_parser(kind, help=doc, description=doc)
         _justification_arguments(parser)
         _model_arguments(parser, model)
         parser.add_argument("--json", action="store_true", help="print rows as JSON lines")

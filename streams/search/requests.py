@@ -120,6 +120,9 @@ _UNTIL = "Latest capture time, exclusive (UTC-aware)."
 
 
 class PlateSearch(_Paged):
+    """Plate reads: exact, wildcard (* and ?) or fuzzy over OCR confusions, with filters; newest
+    first."""
+
     kind: ClassVar[str] = "plate"
 
     plate: str | None = Field(
@@ -161,6 +164,8 @@ class PlateSearch(_Paged):
 
 
 class TrajectorySearch(_Paged):
+    """Every sighting of a plate or a face track, in time order, with positions."""
+
     kind: ClassVar[str] = "trajectory"
 
     plate: str | None = Field(None, max_length=32, description="Exact plate number.")
@@ -178,6 +183,8 @@ class TrajectorySearch(_Paged):
 
 
 class FirstSeenSearch(SearchRequest):
+    """First and last sighting of a plate, optionally inside an area."""
+
     kind: ClassVar[str] = "first-seen"
 
     plate: str = Field(min_length=1, max_length=32, description="Exact plate number.")
@@ -194,6 +201,8 @@ def _all_capture_kinds() -> list[CaptureKind]:
 
 
 class AreaSearch(_Paged):
+    """Everything seen in an area (circle or polygon) during a time range; newest first."""
+
     kind: ClassVar[str] = "area"
 
     area: Area = Field(description="The area: a circle or a polygon.")
@@ -227,6 +236,9 @@ class CollisionSet(_Model):
 
 
 class CollisionSearch(_Paged):
+    """Plates (or similar faces) present in all, or at least k, of several (area, time range)
+    sets."""
+
     kind: ClassVar[str] = "collision"
 
     sets: list[CollisionSet] = Field(
@@ -259,6 +271,8 @@ class CollisionSearch(_Paged):
 
 
 class CotravelSearch(_Paged):
+    """Vehicles that passed the same devices as a target plate within a gap, ranked."""
+
     kind: ClassVar[str] = "cotravel"
 
     plate: str = Field(min_length=1, max_length=32, description="The target's exact plate.")
@@ -273,6 +287,8 @@ class CotravelSearch(_Paged):
 
 
 class FaceSearch(SearchRequest):
+    """Nearest faces to a stored capture or an embedding, filtered by time and place."""
+
     kind: ClassVar[str] = "face"
 
     event_id: str | None = Field(
@@ -305,6 +321,8 @@ class FaceSearch(SearchRequest):
 
 
 class AlertSearch(_Paged):
+    """Alerts by rule, plate, device and time; newest first."""
+
     kind: ClassVar[str] = "alerts"
 
     rules: list[str] = Field(
@@ -319,6 +337,8 @@ class AlertSearch(_Paged):
 
 
 class CorrelationSearch(_Paged):
+    """Correlations (person-vehicle) by relation, plate, device and time; newest first."""
+
     kind: ClassVar[str] = "correlations"
 
     relations: list[str] = Field(
@@ -333,6 +353,8 @@ class CorrelationSearch(_Paged):
 
 
 class DeviceStatsSearch(_Paged):
+    """Captures per device and hour (or day), from the hourly counts."""
+
     kind: ClassVar[str] = "device-stats"
 
     devices: Identifiers = Field(
