@@ -67,13 +67,11 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from streams.warehouse import open_warehouse
-    from streams.warehouse.migrations import migrate
-    from streams.warehouse.retention import apply_retention
+    from streams.warehouse.retention import bring_up_to_date
 
     warehouse = open_warehouse(settings)
     try:
-        done = migrate(warehouse)
-        retimed = apply_retention(warehouse, settings)
+        done, retimed = bring_up_to_date(warehouse, settings)
     finally:
         warehouse.close()
     for migration in done:

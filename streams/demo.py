@@ -189,20 +189,14 @@ def _demo_on(broker: LocalKafka, settings: Settings, per_source: int) -> int:
 def _demo_keys(settings: Settings) -> dict[str, str]:
     """Keys for a demo investigator and auditor, made on the warehouse before ``streams run``
     holds it (that is how the first keys of an embedded warehouse are made)."""
-    from streams.search.access import KeyStore, Role
-    from streams.warehouse import open_warehouse
-    from streams.warehouse.migrations import migrate
+    from streams.search.access import Role
+    from streams.search_cli import direct_service
 
-    warehouse = open_warehouse(settings)
-    try:
-        migrate(warehouse)
-        store = KeyStore(warehouse)
+    with direct_service(settings) as service:
         return {
-            role.value: store.create(f"demo-{role.value}", role, created_by="demo")
+            role.value: service.keys.create(f"demo-{role.value}", role, created_by="demo")
             for role in (Role.INVESTIGATOR, Role.AUDITOR)
         }
-    finally:
-        warehouse.close()
 
 
 _DEMO_REASON = {"reason": "demonstration of the search", "case_ref": "DEMO-0001"}

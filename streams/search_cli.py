@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -23,6 +23,9 @@ from streams.errors import UserError
 from streams.search.access import AuthenticationError, PermissionDenied
 from streams.search.audit import AuditQuery
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from streams.search.service import SearchService
 
 _CELL_WIDTH = 40
 
@@ -79,17 +82,15 @@ def running_api(settings: Settings) -> str | None:
 
 
 @contextmanager
-def direct_service(settings: Settings) -> Iterator[Any]:
+def direct_service(settings: Settings) -> Iterator[SearchService]:
     """A SearchService on the warehouse opened in this process (no API running)."""
     from streams.search.service import SearchService
     from streams.warehouse import open_warehouse
-    from streams.warehouse.migrations import migrate
-    from streams.warehouse.retention import apply_retention
+    from streams.warehouse.retention import bring_up_to_date
 
     warehouse = open_warehouse(settings)
     try:
-        migrate(warehouse)
-        apply_retention(warehouse, settings)
+        bring_up_to_date(warehouse, settings)
         yield SearchService(warehouse)
     finally:
         warehouse.close()

@@ -14,13 +14,12 @@ from streams.kafka_admin import ensure_topics
 from streams.localkafka import port_is_free
 from streams.settings import Settings
 from streams.warehouse import Warehouse, open_warehouse
-from streams.warehouse.migrations import migrate
 
 
 def prepare_worker(settings: Settings) -> Warehouse:
     """Broker reachable, topics present, warehouse open, migrated and its retention set, web
     port free."""
-    from streams.warehouse.retention import apply_retention
+    from streams.warehouse.retention import bring_up_to_date
 
     ensure_topics(settings)
     if not port_is_free(settings.web_port, settings.web_host):
@@ -29,8 +28,7 @@ def prepare_worker(settings: Settings) -> Warehouse:
             "set STREAMS_WEB_PORT to a free port"
         )
     warehouse = open_warehouse(settings)
-    migrate(warehouse)
-    apply_retention(warehouse, settings)
+    bring_up_to_date(warehouse, settings)
     return warehouse
 
 

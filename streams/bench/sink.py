@@ -122,12 +122,16 @@ def bench_insert(settings: Settings, rows: list[Row]) -> dict[str, Any]:
             warehouse.insert(PLATE_TABLE, rows[first : first + batch], dedup_token=f"bench{n}")
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         landed = _landed(warehouse)
+    return _insert_numbers(len(rows), batch, landed, wall, cpu)
+
+
+def _insert_numbers(rows: int, batch: int, landed: int, wall: float, cpu: float) -> dict[str, Any]:
     return {
-        "rows": len(rows),
+        "rows": rows,
         "batch_rows": batch,
         "landed": landed,
         "wall_seconds": round(wall, 2),
-        "rows_per_second": round(len(rows) / wall),
+        "rows_per_second": round(rows / wall),
         "cpu_seconds": round(cpu, 2),
     }
 
@@ -158,15 +162,9 @@ def bench_insert_avro(settings: Settings, messages: list[bytes]) -> dict[str, An
             insert_mapped(warehouse, mapping, data, dedup_token=f"bench{n}")
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         landed = _landed(warehouse)
-    return {
-        "rows": len(messages),
-        "batch_rows": batch,
-        "landed": landed,
-        "wall_seconds": round(wall, 2),
-        "rows_per_second": round(len(messages) / wall),
-        "cpu_seconds": round(cpu, 2),
-        "framing_seconds": round(framing, 3),
-    }
+    numbers = _insert_numbers(len(messages), batch, landed, wall, cpu)
+    numbers["framing_seconds"] = round(framing, 3)
+    return numbers
 
 
 def bench_decode(messages: list[bytes]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from streams.errors import UserError
+from streams.search.sql import stored_time
 from streams.warehouse.base import Warehouse
 
 KEY_TABLE = "api_keys"
@@ -130,7 +131,7 @@ class KeyStore:
                     "key_hash": k["key_hash"],
                     "user": k["user"],
                     "role": k["role"],
-                    "created_at": _parse_time(k["created_at"]),
+                    "created_at": stored_time(k["created_at"]),
                     "created_by": k["created_by"],
                     "revoked": True,
                     "changed_at": now,
@@ -181,10 +182,3 @@ class KeyStore:
         if not rows or rows[0]["revoked"] in (True, 1):
             return None
         return Principal(str(rows[0]["user"]), Role(rows[0]["role"]))
-
-
-def _parse_time(value: Any) -> datetime:
-    """A DateTime64 column as read back (text on the embedded engine, datetime on a server)."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)

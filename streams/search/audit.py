@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from streams.search.sql import rfc3339
 from streams.warehouse.base import Warehouse
 
 AUDIT_TABLE = "search_audit"
@@ -143,14 +144,5 @@ def audit_trail(warehouse: Warehouse, query: AuditQuery) -> list[dict[str, Any]]
     )
     for row in rows:
         row["parameters"] = orjson.loads(row["parameters"]) if row["parameters"] else {}
-        row["at"] = utc_text(row["at"])
+        row["at"] = rfc3339(row["at"])
     return rows
-
-
-def utc_text(value: Any) -> str:
-    """A DateTime64(3, 'UTC') value as RFC 3339 with milliseconds and ``Z``, from either
-    backend (the embedded one answers text, a server answers datetimes)."""
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return str(value).replace(" ", "T") + "Z"

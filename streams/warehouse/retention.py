@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from streams.errors import WarehouseError
 from streams.settings import Settings
 from streams.warehouse.base import Warehouse, checked_identifier
+from streams.warehouse.migrations import Migration, migrate
 
 
 @dataclass(frozen=True)
@@ -81,3 +82,12 @@ def apply_retention(warehouse: Warehouse, settings: Settings) -> list[Retention]
         )
         changed.append(retention)
     return changed
+
+
+def bring_up_to_date(
+    warehouse: Warehouse, settings: Settings
+) -> tuple[list[Migration], list[Retention]]:
+    """Pending migrations applied, then retention set from the settings: what every process
+    that opens the warehouse does first. Returns what changed."""
+    done = migrate(warehouse)
+    return done, apply_retention(warehouse, settings)
