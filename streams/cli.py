@@ -90,9 +90,17 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.demo import run_demo
+    from streams.demo import DemoOptions, run_demo
 
-    return run_demo(settings, per_source=args.per_source, keep_broker=args.keep_broker)
+    options = DemoOptions(
+        cameras=args.cameras,
+        vehicles=args.vehicles,
+        speedup=args.speedup,
+        exit=args.exit,
+        json=args.json,
+        keep_broker=args.keep_broker,
+    )
+    return run_demo(settings, options)
 
 
 def cmd_normalize(args: argparse.Namespace, settings: Settings) -> int:
@@ -294,8 +302,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="start everything locally and send events end to end")
-    demo.add_argument("--per-source", type=int, default=3, help="events per source (default 3)")
+    demo = sub.add_parser(
+        "demo",
+        help="the main job: a small city's hour of traffic through the whole backbone",
+        description="Starts the local broker, the backbone on the embedded warehouse "
+        "(streams run: pipeline, sinks, search API) and the gateway; generates a small city; "
+        "replays an hour of its traffic through the gateway at high speed; waits until "
+        "everything landed; prints a summary (events in, landed, duplicates dropped, dead "
+        "letters, alerts by rule, capture-to-alert latency) and the answers to investigator "
+        "searches (a trajectory, a collision, a co-travel) made through the search API; then "
+        "leaves the API running until Ctrl-C (--exit stops instead).",
+    )
+    demo.add_argument("--cameras", type=int, default=300, help="cameras (default 300)")
+    demo.add_argument("--vehicles", type=int, default=1500, help="vehicles (default 1500)")
+    demo.add_argument(
+        "--speedup", type=float, default=120, help="replay speed-up (default 120: 1 h in 30 s)"
+    )
+    demo.add_argument("--exit", action="store_true", help="stop everything after the searches")
+    demo.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary as one JSON object (progress goes to stderr)",
+    )
     demo.add_argument(
         "--keep-broker",
         action="store_true",
@@ -417,6 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _bench_parsers(sub)
     _search_parsers(sub)
+
+    from streams.traffic_cli import add_traffic_parsers
+
+    add_traffic_parsers(sub)
 
     show = sub.add_parser("settings", help="print the effective settings (secrets masked)")
     show.set_defaults(handler=cmd_settings)

@@ -1,22 +1,23 @@
-"""The local demo: broker, topics, warehouse, the backbone (``streams run``), a few events end
-to end, what landed, and an investigator's audited searches over them."""
+"""The main job (``streams demo``, the README's first command): the local broker, the backbone
+on the embedded warehouse (``streams run``), the gateway, a small generated city whose hour of
+traffic is replayed through the gateway at high speed, a summary once everything landed, a few
+investigator searches through the search API, and the API left running."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import signal
-import subprocess
 import sys
-import time
-import urllib.request
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from streams.errors import UserError
-from streams.kafka_admin import LIBRDKAFKA_LOGGER, ensure_topics
-from streams.localkafka import LocalKafka, development_broker, port_is_free
+from streams.localkafka import development_broker, port_is_free
+from streams.replay import Pacing
 from streams.settings import Settings
 
 
@@ -24,166 +25,161 @@ class DemoError(UserError):
     pass
 
 
-def produce(
-    settings: Settings, payloads: list[tuple[str, str, bytes]]
-) -> list[tuple[str, int, int]]:
-    """Send raw payloads to raw.<source>; return their (topic, partition, offset)."""
-    from confluent_kafka import Producer
+@dataclass(frozen=True)
+class DemoOptions:
+    cameras: int = 300
+    vehicles: int = 1500
+    hours: float = 1.0
+    speedup: float = 120.0
+    exit: bool = False
+    json: bool = False
+    keep_broker: bool = False
 
-    from streams.topics import raw_topic_name
 
-    producer = Producer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "logger": LIBRDKAFKA_LOGGER,
+def run_demo(settings: Settings, options: DemoOptions) -> int:
+    broker = development_broker(settings)
+    summary: dict[str, Any] = {}
+    out = sys.stdout
+    # With --json, progress goes to stderr and the summary alone to stdout.
+    progress = contextlib.redirect_stdout(sys.stderr) if options.json else contextlib.nullcontext()
+    with progress:
+        print(f"[1/6] local Kafka at {broker.bootstrap} ...", flush=True)
+        started_broker = broker.up()
+        try:
+            settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
+            summary = _demo_on(settings, options)
+        finally:
+            if started_broker and not options.keep_broker:
+                broker.down()
+                print("stopped the local Kafka broker (keep it with --keep-broker)", flush=True)
+    if options.json:
+        out.write(json.dumps(summary, ensure_ascii=False) + "\n")
+    return 0
+
+
+def _check_ports(settings: Settings) -> None:
+    for port, host, name in (
+        (settings.web_port, settings.web_host, "STREAMS_WEB_PORT"),
+        (settings.api_port, settings.api_host, "STREAMS_API_PORT"),
+        (settings.gateway_port, settings.gateway_host, "STREAMS_GATEWAY_PORT"),
+    ):
+        if not port_is_free(port, host):
+            raise DemoError(f"port {port} is in use; set {name} to a free port")
+
+
+def _demo_on(settings: Settings, options: DemoOptions) -> dict[str, Any]:
+    from loadtest.generate import CityConfig, generate, write_city
+    from loadtest.run import TrafficRun, alert_latencies, line_of_events
+    from loadtest.truth import read_truth
+
+    _check_ports(settings)
+    run_id = uuid.uuid4().hex[:6]
+    state = (settings.local_dir / "demo" / run_id).resolve()
+    city = state / "city"
+    print(
+        f"[2/6] generating a city: {options.cameras} cameras, {options.vehicles} vehicles, "
+        f"{options.hours:g} h of traffic ({city}) ...",
+        flush=True,
+    )
+    write_city(
+        generate(
+            CityConfig(
+                seed=int(run_id, 16),
+                cameras=options.cameras,
+                vehicles=options.vehicles,
+                hours=options.hours,
+            )
+        ),
+        city,
+    )
+    # Topics and consumer groups of this run: a second demo never meets the first one's state.
+    settings = settings.model_copy(
+        update={
+            "topic_prefix": f"{settings.topic_prefix}demo-{run_id}.",
+            "app_id": f"demo-{run_id}",
+            "devices_csv": city / "devices.csv",
         }
     )
-    positions: list[tuple[str, int, int]] = []
-    errors: list[str] = []
-
-    def delivered(err: object, msg: object) -> None:
-        if err is not None:
-            errors.append(str(err))
-        else:
-            positions.append((msg.topic(), msg.partition(), msg.offset()))  # type: ignore[attr-defined]
-
-    for source, device, body in payloads:
-        producer.produce(
-            settings.topic(raw_topic_name(source)),
-            value=body,
-            key=device.encode(),
-            on_delivery=delivered,
-        )
-    remaining = producer.flush(settings.kafka_timeout_seconds)
-    if remaining or errors:
-        raise DemoError(f"{remaining} events not delivered to Kafka: {errors[:3]}")
-    return positions
-
-
-def _get_json(url: str) -> dict[str, object]:
-    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310  (http on loopback)
-        data: dict[str, object] = json.loads(response.read())
-        return data
-
-
-def _landed_total(url: str) -> int:
-    counts = _get_json(url + "/landed").get("raw_captures", {})
-    return sum(int(v) for v in counts.values()) if isinstance(counts, dict) else 0
-
-
-def wait_until(
-    predicate: object, timeout: float, what: str, log: Path, worker: subprocess.Popen[bytes]
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and worker.poll() is None:
-        try:
-            if predicate():  # type: ignore[operator]
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:]) if log.exists() else ""
-    if worker.poll() is not None:
-        raise DemoError(f"the worker exited ({worker.returncode}) before {what}; its log:\n{tail}")
-    raise DemoError(f"timed out after {timeout:g}s waiting for {what}; worker log:\n{tail}")
-
-
-def run_demo(settings: Settings, per_source: int = 3, keep_broker: bool = False) -> int:
-    broker = development_broker(settings)
-    print(f"[1/6] local Kafka at {broker.bootstrap} ...", flush=True)
-    started_broker = broker.up()
-    try:
-        return _demo_on(broker, settings, per_source)
-    finally:
-        if started_broker and not keep_broker:
-            broker.down()
-            print("stopped the local Kafka broker (keep it with --keep-broker)")
-
-
-def _demo_on(broker: LocalKafka, settings: Settings, per_source: int) -> int:
-    from streams.demo_payloads import demo_payloads
-
-    env = dict(os.environ, STREAMS_KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap)
-    settings = settings.model_copy(update={"kafka_bootstrap_servers": broker.bootstrap})
-    created = ensure_topics(settings)
-    print(f"[2/6] topics ready ({len(created)} created)", flush=True)
-    for port, name in (
-        (settings.web_port, "STREAMS_WEB_PORT"),
-        (settings.api_port, "STREAMS_API_PORT"),
-    ):
-        if not port_is_free(port, settings.web_host):
-            raise DemoError(f"port {port} is in use; set {name}")
     keys = _demo_keys(settings)
     print("[3/6] made API keys for demo-investigator and demo-auditor", flush=True)
-
-    log = settings.local_dir.resolve() / "logs" / "worker.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    url = f"http://{settings.web_host}:{settings.web_port}"
-    print(f"[4/6] starting the backbone: streams run (log {log}) ...", flush=True)
-    with log.open("ab") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "streams", "run", "--loglevel", "info"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    run = TrafficRun(settings, city, state, command="run", via_gateway=True)
+    print(f"[4/6] starting the backbone (streams run) and the gateway; logs in {state}/logs")
     try:
-        wait_until(
-            lambda: _get_json(url + "/readyz")["status"] == "ready",
-            120,
-            "the worker to be ready",
-            log,
-            worker,
+        run.up()
+        print(
+            f"[5/6] replaying {options.hours:g} h of traffic through the gateway at "
+            f"x{options.speedup:g} ...",
+            flush=True,
         )
-        before = _landed_total(url)
-        start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
-        payloads = demo_payloads(per_source)
-        positions = produce(settings, payloads)
-        print(f"[5/6] sent {len(positions)} vendor payloads to raw topics", flush=True)
-        wait_until(
-            lambda: _landed_total(url) >= before + len(positions),
-            60,
-            "the events to land",
-            log,
-            worker,
-        )
-        counts = _get_json(url + "/landed")["raw_captures"]
-        wait_until(lambda: _normalized(url) >= len(positions), 60, "normalization", log, worker)
-        wait_until(lambda: _deduplicated(url), 60, "deduplication", log, worker)
-        counters = _get_json(url + "/stats")["counters"]
-        searches = _DemoSearches(settings, keys, sorted({d for _s, d, _b in payloads}), start)
-        unique = _counter(url, "streams_unique_events_out_total")
-        wait_until(lambda: searches.landed() >= unique, 60, "searchable passes", log, worker)
+        replayed = run.replay(Pacing(speedup=options.speedup))
+        progress = run.drain(replayed.sent, timeout=900)
+        received = run.alerts(sum(progress.alerts.values()))
+        line_of = line_of_events(city, run.start)
+        latency = sorted(alert_latencies(received, line_of, replayed.intended))
+        summary = {
+            "events_in": replayed.sent,
+            "events_landed": progress.landed,
+            "dead_letters": progress.dead_letters,
+            "duplicates_dropped": progress.duplicates,
+            "alerts": dict(sorted(progress.alerts.items())),
+            "e2e_latency_ms_p99": _p99(latency),
+        }
+        print("[6/6] everything landed", flush=True)
+        searches = DemoSearches(settings, keys, read_truth(city / "truth.json"), run.start)
         answers = searches.run()
+        summary["searches"] = {title: len(rows) for title, _text, rows in answers}
+        if not options.json:
+            _print_summary(summary, replayed.summary(), answers)
+        if options.exit:
+            return summary
+        _serve_until_interrupted(run, settings, keys)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-    print("[6/6] landed in the embedded warehouse:", flush=True)
-    _print_landed(settings, positions)
-    print(f"totals by source: {json.dumps(counts, sort_keys=True)}")
-    assert isinstance(counters, dict)
-    events = counters.get("streams_canonical_events_out_total", {})
-    dead = sum(counters.get("streams_dead_letters_total", {}).values())
+        run.down()
+    return summary
+
+
+def _p99(values: list[float]) -> float | None:
+    from loadtest.report import percentiles
+
+    value = percentiles(values)["p99"]
+    return None if value is None else float(value)
+
+
+def _print_summary(
+    summary: dict[str, Any], replay: dict[str, Any], answers: list[tuple[str, str, list[Any]]]
+) -> None:
     print(
-        f"normalized into canonical events: {json.dumps(events, sort_keys=True)}; "
-        f"dead letters: {dead}"
+        f"\nsummary: {summary['events_in']:,} payloads in through the gateway "
+        f"({replay['rate']:,.0f}/s), {summary['events_landed']:,} unique events landed, "
+        f"{summary['duplicates_dropped']:,} duplicates dropped, "
+        f"{summary['dead_letters']:,} dead letters"
     )
-    dropped = counters.get("streams_duplicates_dropped_total", {})
-    print(
-        f"deduplication read {sum(counters.get('streams_captures_in_total', {}).values())} "
-        f"captures, published {unique} unique passes; exact repeats dropped: "
-        f"{dropped.get('exact', 0)} (`streams alerts tail` follows the alerts)"
-    )
-    for title, text in answers:
+    alerts = ", ".join(f"{rule} {n}" for rule, n in summary["alerts"].items()) or "none"
+    print(f"alerts by rule: {alerts}")
+    p99 = summary["e2e_latency_ms_p99"]
+    print(f"capture to alert latency p99: {'-' if p99 is None else f'{p99:,.0f} ms'}")
+    for title, text, _rows in answers:
         print(f"\n{title}\n{text}")
-    return 0
+
+
+def _serve_until_interrupted(run: Any, settings: Settings, keys: dict[str, str]) -> None:
+    from streams.search_cli import api_url
+
+    print(
+        f"\nthe search API is running at {api_url(settings)} (OpenAPI at /openapi.json).\n"
+        f"  investigator key: {keys['investigator']}\n  auditor key:      {keys['auditor']}\n"
+        f"try: STREAMS_API_TOKEN={keys['investigator']} streams search plate --plate '浙A*' "
+        "--reason 'demonstration search' --case DEMO-0001\n"
+        "press Ctrl-C to stop (the data stays in the warehouse)",
+        flush=True,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            run.backbone.check_alive()
+    except KeyboardInterrupt:
+        pass
 
 
 def _demo_keys(settings: Settings) -> dict[str, str]:
@@ -202,17 +198,18 @@ def _demo_keys(settings: Settings) -> dict[str, str]:
 _DEMO_REASON = {"reason": "demonstration of the search", "case_ref": "DEMO-0001"}
 
 
-class _DemoSearches:
-    """The investigator's searches over this run's passes, through the running search API."""
+class DemoSearches:
+    """The investigator's searches over this run's traffic, through the running search API:
+    picked from the ground truth so each has something to find."""
 
-    def __init__(
-        self, settings: Settings, keys: dict[str, str], devices: list[str], start: datetime
-    ) -> None:
+    def __init__(self, settings: Settings, keys: dict[str, str], truth: Any, start: Any) -> None:
         from streams.search_cli import ApiClient, api_url
 
         self.investigator = ApiClient(api_url(settings), keys["investigator"])
         self.auditor = ApiClient(api_url(settings), keys["auditor"])
-        self.query = {"devices": devices, "since": start.isoformat()}
+        self.truth = truth
+        self.since = start
+        self.until = start + timedelta(hours=2)
 
     def _search(self, kind: str, query: dict[str, Any]) -> dict[str, Any]:
         answer: dict[str, Any] = self.investigator.call(
@@ -220,77 +217,54 @@ class _DemoSearches:
         )
         return answer
 
-    def landed(self) -> int:
-        return int(self._search("plate", {**self.query, "limit": 1000})["count"])
-
-    def run(self) -> list[tuple[str, str]]:
+    def run(self) -> list[tuple[str, str, list[Any]]]:
+        from loadtest.targets import demo_targets
         from streams.search_cli import format_rows
 
-        passes = self._search("plate", {**self.query, "limit": 1000})
-        first = passes["rows"][-1]["plate_number"] if passes["rows"] else "浙A12345"
-        path = self._search("trajectory", {"plate": first, "since": self.query["since"]})
+        targets = demo_targets(self.truth)
+        window = {"since": self.since.isoformat(), "until": self.until.isoformat()}
+        answers: list[tuple[str, str, list[Any]]] = []
+        path = self._search("trajectory", {"plate": targets.cloned_plate, **window})
+        answers.append(
+            (
+                f"search: trajectory of {targets.cloned_plate} (a cloned plate: two cars carry it)",
+                format_rows(["captured_at", "device_id", "lat", "lon"], path["rows"]),
+                path["rows"],
+            )
+        )
+        sets = [
+            {
+                "area": {"lat": lat, "lon": lon, "radius_m": 300},
+                "since": (self.since + timedelta(seconds=at - 120)).isoformat(),
+                "until": (self.since + timedelta(seconds=at + 120)).isoformat(),
+            }
+            for lat, lon, at in targets.collision_sets
+        ]
+        collision = self._search("collision", {"sets": sets})
+        answers.append(
+            (
+                f"search: collision: plates seen near {len(sets)} places of a convoy's route, "
+                "each within 2 minutes of it",
+                format_rows([], collision["rows"][:10]),
+                collision["rows"],
+            )
+        )
+        cotravel = self._search("cotravel", {"plate": targets.convoy_plate, **window})
+        answers.append(
+            (
+                f"search: vehicles that travelled with {targets.convoy_plate} (co-travel, ranked)",
+                format_rows([], cotravel["rows"][:10]),
+                cotravel["rows"],
+            )
+        )
         trail = self.auditor.call("GET", "/api/v1/audit?case_ref=DEMO-0001&limit=5")
-        audit_columns = ["at", "user", "kind", "outcome", "result_count", "case_ref", "reason"]
-        return [
-            (
-                f"search: plate passes of this run ({passes['count']}, newest first):",
-                format_rows(
-                    ["captured_at", "plate_number", "plate_color", "device_id"], passes["rows"]
-                ),
-            ),
-            (
-                f"search: trajectory of {first}:",
-                format_rows(["captured_at", "device_id", "subject", "event_id"], path["rows"]),
-            ),
+        answers.append(
             (
                 "audit trail of case DEMO-0001, as an auditor reads it (newest first):",
-                format_rows(audit_columns, trail["rows"]),
-            ),
-        ]
-
-
-def _counter(url: str, name: str) -> int:
-    counters = _get_json(url + "/stats").get("counters", {})
-    values = counters.get(name, {}) if isinstance(counters, dict) else {}
-    return sum(int(v) for v in values.values())
-
-
-def _deduplicated(url: str) -> bool:
-    """Every capture read by the dedup stage has come out, as a unique pass or a repeat."""
-    read = _counter(url, "streams_captures_in_total")
-    out = _counter(url, "streams_unique_events_out_total")
-    return read > 0 and out + _counter(url, "streams_duplicates_dropped_total") >= read
-
-
-def _normalized(url: str) -> int:
-    counters = _get_json(url + "/stats").get("counters", {})
-    seen = counters.get("streams_raw_events_in_total", {}) if isinstance(counters, dict) else {}
-    return sum(int(v) for v in seen.values())
-
-
-def _print_landed(settings: Settings, positions: list[tuple[str, int, int]]) -> None:
-    from streams.warehouse import open_warehouse
-
-    warehouse = open_warehouse(settings)
-    try:
-        wanted = {(t, p, o) for t, p, o in positions}
-        topics = sorted({t for t, _p, _o in positions})
-        rows = warehouse.query(
-            "SELECT source, device_key, topic, partition, offset, payload_size, "
-            "substring(payload, 1, 60) AS head FROM raw_captures FINAL "
-            "WHERE topic IN {topics:Array(String)} ORDER BY source, offset",
-            {"topics": topics},
+                format_rows(
+                    ["at", "user", "kind", "outcome", "result_count", "case_ref"], trail["rows"]
+                ),
+                trail["rows"],
+            )
         )
-    finally:
-        warehouse.close()
-    mine = [r for r in rows if (r["topic"], r["partition"], r["offset"]) in wanted]
-    print(f"  {'source':16} {'device':21} {'partition':>9} {'offset':>6} {'bytes':>6}  payload")
-    for r in mine:
-        head = str(r["head"]).replace("\n", " ")
-        print(
-            f"  {r['source']:16} {r['device_key']:21} {r['partition']:>9} {r['offset']:>6} "
-            f"{r['payload_size']:>6}  {head}"
-        )
-    print(f"  {len(mine)} of {len(positions)} events sent in this run landed")
-    if len(mine) != len(positions):
-        raise DemoError("some events sent in this run are missing from the warehouse")
+        return answers

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     archive_raw: bool = Field(
         True, description="Keep every raw payload in the warehouse table raw_captures."
     )
+    worker_stages: str = Field(
+        "all",
+        description="Stages the worker runs: 'all', or a comma-separated list of normalize, "
+        "dedup, plates, area, warehouse_sink, raw_archive (benchmarks of one part).",
+    )
 
     # Normalization
     devices_csv: Path | None = Field(
@@ -110,7 +115,6 @@ class Settings(BaseSettings):
     )
     dead_letter_window: int = Field(1000, ge=10, description="Recent payloads the ratio counts.")
 
-    # Ingest gateway
     # Deduplication and correlation (docs/correlation.md).
     lateness_seconds: float = Field(
         10.0, ge=0, description="Events received later than this after capture are late."
@@ -151,6 +155,7 @@ class Settings(BaseSettings):
     alarm_context_seconds: float = Field(
         60.0, gt=0, description="Alarm context: captures this long before and after."
     )
+    # Ingest gateway
     gateway_host: str = Field("127.0.0.1", description="Gateway bind address.")
     gateway_port: int = Field(8080, ge=1, le=65535, description="Gateway HTTP port.")
     gateway_max_body_bytes: int = Field(
@@ -161,6 +166,11 @@ class Settings(BaseSettings):
     )
     gateway_viid_server_id: str = Field(
         "33010000005030000001", description="VIID server id the gateway answers GA/T 1400 with."
+    )
+    gateway_replay_clock: bool = Field(
+        False,
+        description="Take the received time from the X-Replay-Received-At header (replays and "
+        "load tests of recorded traffic; never on a gateway cameras reach).",
     )
 
     # Local development broker (deploy/local/kafka)

@@ -40,6 +40,9 @@ def run_worker(settings: Settings, loglevel: str = "warn", with_api: bool = Fals
             f"port {settings.api_port} on {settings.api_host} is in use; "
             "set STREAMS_API_PORT to a free port"
         )
+    from streams.agents import selected_stages
+
+    selected_stages(settings)  # a bad list is reported before anything starts
     warehouse = prepare_worker(settings)
     import faust
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -195,6 +195,36 @@ class RuleStage(Generic[P]):
         return None
 
 
+class IdleClock:
+    """Where stream time stands when every input is read to its end: the newest received_at
+    seen, moved on by the wall time since it was read.
+
+    For live traffic that is the wall clock less the lag; for a replay of recorded traffic,
+    whose received times run in the past or faster than the clock, it never jumps ahead of
+    records still to come (an idle moment between bursts would otherwise close every window
+    and forget every remembered id).
+    """
+
+    def __init__(self) -> None:
+        self.newest: dict[int, tuple[datetime, datetime]] = {}
+
+    def seen(self, partition: int, received_at: datetime, now: datetime) -> None:
+        newest = self.newest.get(partition)
+        if newest is None or received_at >= newest[0]:
+            self.newest[partition] = (received_at, now)
+
+    def forget(self, partitions: list[int]) -> None:
+        for partition in partitions:
+            self.newest.pop(partition, None)
+
+    def at(self, partition: int, now: datetime) -> datetime:
+        newest = self.newest.get(partition)
+        if newest is None:
+            return now
+        received_at, read_at = newest
+        return received_at + max(now - read_at, timedelta(0))
+
+
 class InputClock:
     """Stream time of a partition fed by several topics (plates, faces, alarms of the same
     devices). Read at different paces (catching up after an outage, one topic may be drained
@@ -246,6 +276,7 @@ class DedupStage(RuleStage[DeviceRules]):
     def __init__(self, settings: Settings, publisher: Publisher, wire: WireFormat) -> None:
         self.watchlist = Watchlist()
         self.clock = InputClock()
+        self.idle_clock = IdleClock()
         self.follower: WatchlistFollower | None = None
         super().__init__(settings, publisher, wire)
 
@@ -262,6 +293,7 @@ class DedupStage(RuleStage[DeviceRules]):
     def revoke(self, partitions: list[int]) -> None:
         super().revoke(partitions)
         self.clock.forget(partitions)
+        self.idle_clock.forget(partitions)
 
     def close(self) -> None:
         """The watchlist consumer, closed with the stage's thread."""
@@ -281,6 +313,7 @@ class DedupStage(RuleStage[DeviceRules]):
             return
         partition = message.partition()
         self.clock.seen(message.topic(), partition, record.received_at)
+        self.idle_clock.seen(partition, record.received_at, now)
         self.parts.get(partition).on_event(record, now, out)
 
     def close_windows(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
@@ -289,7 +322,8 @@ class DedupStage(RuleStage[DeviceRules]):
         for partition, part in self.parts.items().items():
             inputs = self.clock.stream_time(partition, self.topics)
             if clock is not None:  # idle: every input is read to its end
-                inputs = clock if inputs is None else max(inputs, clock)
+                idle = self.idle_clock.at(partition, clock)
+                inputs = idle if inputs is None else max(inputs, idle)
             part.advance(now, clock=inputs, out=out)
 
 
@@ -314,13 +348,23 @@ class AreaStage(RuleStage[AreaRules]):
     inputs = (topics.AREA,)
     changelog = topics.AREA_CHANGELOG
 
+    def __init__(self, settings: Settings, publisher: Publisher, wire: WireFormat) -> None:
+        self.idle_clock = IdleClock()
+        super().__init__(settings, publisher, wire)
+
     def new_rules(self, config: RuleConfig) -> AreaRules:
         return AreaRules(config)
+
+    def revoke(self, partitions: list[int]) -> None:
+        super().revoke(partitions)
+        self.idle_clock.forget(partitions)
 
     def take(self, message: Any, record: BaseModel, now: datetime, out: Outputs) -> None:
         if isinstance(record, PlateCapture | FaceCapture | Alarm):
             self.parts.get(message.partition()).on_event(record)
+            self.idle_clock.seen(message.partition(), record.received_at, now)
 
     def close_windows(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
-        for part in self.parts.items().values():
-            out.alerts += part.advance(now, clock=clock)
+        for partition, part in self.parts.items().items():
+            idle = None if clock is None else self.idle_clock.at(partition, clock)
+            out.alerts += part.advance(now, clock=idle)

@@ -34,6 +34,10 @@ from streams.topics import SOURCES, raw_topic_name
 
 log = logging.getLogger(__name__)
 
+# Received time of a replayed payload, epoch milliseconds; honoured only with the setting
+# ``gateway_replay_clock`` (a replay keeps recorded traffic's event time consistent).
+REPLAY_RECEIVED_AT = "X-Replay-Received-At"
+
 
 class RawProducer:
     """An idempotent producer whose deliveries resolve asyncio futures."""
@@ -60,7 +64,12 @@ class RawProducer:
             self._producer.poll(0.05)
 
     def send(
-        self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, str | bytes | None]]
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, str | bytes | None]],
+        timestamp_ms: int = 0,
     ) -> asyncio.Future[None] | None:
         """A future of the delivery, or None when the local queue is full (backpressure)."""
         loop = asyncio.get_running_loop()
@@ -78,7 +87,9 @@ class RawProducer:
             loop.call_soon_threadsafe(settle)
 
         try:
-            self._producer.produce(topic, value, key, headers=headers, on_delivery=delivered)
+            self._producer.produce(
+                topic, value, key, headers=headers, on_delivery=delivered, timestamp=timestamp_ms
+            )
         except BufferError:
             return None
         return future
@@ -112,8 +123,16 @@ class Gateway:
             ("content-type", request.headers.get("Content-Type", "").encode("latin-1")),
             ("path", request.path.encode()),
         ]
+        timestamp_ms = 0  # the producer's clock
+        if self.settings.gateway_replay_clock and REPLAY_RECEIVED_AT in request.headers:
+            try:
+                timestamp_ms = int(request.headers[REPLAY_RECEIVED_AT])
+            except ValueError:
+                return web.json_response(
+                    {"error": f"{REPLAY_RECEIVED_AT} must be epoch milliseconds"}, status=400
+                )
         future = self.producer.send(
-            self.settings.topic(raw_topic_name(source)), key.encode(), body, headers
+            self.settings.topic(raw_topic_name(source)), key.encode(), body, headers, timestamp_ms
         )
         if future is None:
             COUNTERS.add(Metric.GATEWAY_BACKPRESSURE, source)

@@ -12,7 +12,7 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 from confluent_kafka import Consumer
 
-from streams.gateway.server import RawProducer, create_gateway
+from streams.gateway.server import REPLAY_RECEIVED_AT, RawProducer, create_gateway
 from streams.kafka_admin import ensure_topics
 from streams.settings import Settings
 from streams.topics import raw_topic_name
@@ -150,6 +150,33 @@ def test_generic_push_unknown_source_and_body_cap(settings: Settings) -> None:
     (isapi,) = _raw_messages(settings, "hikvision-isapi", 1)
     assert isapi.key() == b"hik-1"
     assert dict(isapi.headers())["path"] == b"/ISAPI/Event/notification/alert"
+
+
+def test_replay_clock_header_only_when_enabled(settings: Settings) -> None:
+    ensure_topics(settings)
+    recorded = 1_767_225_600_000  # 2026-01-01T00:00:00Z: a replay of recorded traffic
+    statuses: list[int] = []
+
+    def scenario_for(device: str, stamp: str) -> Callable[[ClientSession, str], Awaitable[None]]:
+        async def scenario(session: ClientSession, base: str) -> None:
+            async with session.post(
+                base + f"/push/onvif?device={device}",
+                data=b"<x/>",
+                headers={REPLAY_RECEIVED_AT: stamp},
+            ) as r:
+                statuses.append(r.status)
+
+        return scenario
+
+    _serve(settings, scenario_for("live", str(recorded)))  # setting off: the header is ignored
+    replaying = settings.model_copy(update={"gateway_replay_clock": True})
+    _serve(replaying, scenario_for("replayed", str(recorded)))
+    _serve(replaying, scenario_for("bad", "yesterday"))
+    assert statuses == [200, 200, 400]
+    by_key = {m.key(): m for m in _raw_messages(settings, "onvif", 2)}
+    assert set(by_key) == {b"live", b"replayed"}
+    assert by_key[b"replayed"].timestamp()[1] == recorded
+    assert by_key[b"live"].timestamp()[1] > recorded + 86_400_000 * 300
 
 
 def test_unreachable_broker_gets_503_not_a_lost_payload(settings: Settings) -> None:

@@ -52,3 +52,17 @@ def test_partitions_are_independent_and_forgotten_on_revoke() -> None:
     clock.forget([1])
     assert clock.stream_time(1, TOPICS) is None
     assert clock.stream_time(0, TOPICS) == T
+
+
+def test_idle_time_moves_on_from_the_newest_record_by_the_wall_time_since() -> None:
+    from streams.agents.correlate import IdleClock
+
+    wall = T + timedelta(days=3)  # a replay: received times far in the past
+    clock = IdleClock()
+    assert clock.at(0, wall) == wall  # nothing read yet: the wall clock
+    clock.seen(0, T, wall)
+    clock.seen(0, T - timedelta(seconds=5), wall)  # older: does not move it back
+    assert clock.at(0, wall + timedelta(seconds=2)) == T + timedelta(seconds=2)
+    assert clock.at(1, wall) == wall  # other partitions are their own
+    clock.forget([0])
+    assert clock.at(0, wall) == wall

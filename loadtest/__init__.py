@@ -1,0 +1,1 @@
+"""Load tests: a synthetic city with ground truth, its scoring, and peers for the benchmarks."""

@@ -1,0 +1,1 @@
+"""Peer implementations of the normalize+dedup path, for the side-by-side benchmark."""
