@@ -56,11 +56,11 @@ class AlertWatcher(threading.Thread):
         )
         self.consumer.subscribe([settings.topic(topics.ALERTS.name)])
         self.alerts: list[ReceivedAlert] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         try:
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 for message in self.consumer.consume(500, 0.2):
                     if message.error() is not None:
                         continue
@@ -71,7 +71,7 @@ class AlertWatcher(threading.Thread):
             self.consumer.close()
 
     def stop(self) -> list[ReceivedAlert]:
-        self._stop.set()
+        self._halt.set()
         self.join(30)
         return list(self.alerts)
 
@@ -115,7 +115,7 @@ class LagSampler(threading.Thread):
             for stage in LAGGED_STAGES
         }
         self._partitions: dict[str, list[Any]] = {}
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def _partitions_of(self, stage: str) -> list[Any]:
         from confluent_kafka import TopicPartition
@@ -147,14 +147,14 @@ class LagSampler(threading.Thread):
             self.samples.probe.setdefault(name, []).append(value)
 
     def run(self) -> None:
-        while not self._stop.wait(self.every):
+        while not self._halt.wait(self.every):
             try:
                 self.sample()
             except Exception as exc:  # a missed sample is a gap in a plot, not a failure
                 log.debug("lag sample failed: %s", exc)
 
     def stop(self) -> LagSamples:
-        self._stop.set()
+        self._halt.set()
         self.join(30)
         for consumer in self.consumers.values():
             consumer.close()

@@ -47,7 +47,9 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"# Load test {report['run']}",
         "",
-        f"Scenario: {report['scenario']['description']}. Machine: {report['machine']}.",
+        f"Scenario: {report['scenario']['description']}; lateness "
+        f"{report['scenario']['lateness_seconds']:g} s of event time. "
+        f"Machine: {report['machine']}.",
         "",
         "## Rates",
         *_table([(k.replace("_", " "), v) for k, v in rates.items()]),
@@ -67,11 +69,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Accuracy against ground truth", ""]
     lines += ["| measure | value | counts |", "|---|---|---|"]
     for name, figures in accuracy.items():
-        if isinstance(figures, dict):
-            value = figures.get("value")
-            counts = ", ".join(f"{k} {v}" for k, v in figures.items() if k != "value")
-        else:
-            value, counts = figures, ""
+        value = figures.get("value")
+        counts = ", ".join(f"{k} {v}" for k, v in figures.items() if k != "value")
         lines.append(f"| {name.replace('_', ' ')} | {_fmt(value)} | {counts} |")
     verdict = report["verdict"]
     lines += [
@@ -130,11 +129,11 @@ def plot(
     paths.append(_save(fig, out / "lag.png"))
 
     fig, ax = plt.subplots(figsize=(9, 4))
-    for path, values in latencies.items():
-        if values:
-            ordered = sorted(values)
+    for name, latency in latencies.items():
+        if latency:
+            ordered = sorted(latency)
             ranks = [(i + 1) / len(ordered) for i in range(len(ordered))]
-            ax.plot(ordered, ranks, label=path.replace("_", " "))
+            ax.plot(ordered, ranks, label=name.replace("_", " "))
     ax.set(xscale="log", xlabel="ms (log)", ylabel="fraction of events", title="Latency CDF")
     ax.legend()
     paths.append(_save(fig, out / "latency.png"))

@@ -12,7 +12,8 @@ import sys
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from streams.errors import UserError
@@ -70,7 +71,6 @@ def _check_ports(settings: Settings) -> None:
 def _demo_on(settings: Settings, options: DemoOptions) -> dict[str, Any]:
     from loadtest.generate import CityConfig, generate, write_city
     from loadtest.run import TrafficRun, alert_latencies, line_of_events
-    from loadtest.truth import read_truth
 
     _check_ports(settings)
     run_id = uuid.uuid4().hex[:6]
@@ -87,14 +87,19 @@ def _demo_on(settings: Settings, options: DemoOptions) -> dict[str, Any]:
                 seed=int(run_id, 16),
                 cameras=options.cameras,
                 vehicles=options.vehicles,
+                pedestrians=options.vehicles // 2,
                 hours=options.hours,
             )
         ),
         city,
     )
+    from loadtest.run import replay_lateness
+
+    pacing = Pacing(speedup=options.speedup)
     # Topics and consumer groups of this run: a second demo never meets the first one's state.
     settings = settings.model_copy(
         update={
+            "lateness_seconds": replay_lateness(settings, pacing, city),
             "topic_prefix": f"{settings.topic_prefix}demo-{run_id}.",
             "app_id": f"demo-{run_id}",
             "devices_csv": city / "devices.csv",
@@ -111,7 +116,7 @@ def _demo_on(settings: Settings, options: DemoOptions) -> dict[str, Any]:
             f"x{options.speedup:g} ...",
             flush=True,
         )
-        replayed = run.replay(Pacing(speedup=options.speedup))
+        replayed = run.replay(pacing)
         progress = run.drain(replayed.sent, timeout=900)
         received = run.alerts(sum(progress.alerts.values()))
         line_of = line_of_events(city, run.start)
@@ -125,7 +130,7 @@ def _demo_on(settings: Settings, options: DemoOptions) -> dict[str, Any]:
             "e2e_latency_ms_p99": _p99(latency),
         }
         print("[6/6] everything landed", flush=True)
-        searches = DemoSearches(settings, keys, read_truth(city / "truth.json"), run.start)
+        searches = DemoSearches(settings, keys, city, run.start)
         answers = searches.run()
         summary["searches"] = {title: len(rows) for title, _text, rows in answers}
         if not options.json:
@@ -202,12 +207,18 @@ class DemoSearches:
     """The investigator's searches over this run's traffic, through the running search API:
     picked from the ground truth so each has something to find."""
 
-    def __init__(self, settings: Settings, keys: dict[str, str], truth: Any, start: Any) -> None:
+    def __init__(
+        self, settings: Settings, keys: dict[str, str], city: Path, start: datetime | None
+    ) -> None:
+        from loadtest.targets import demo_targets
+        from loadtest.truth import read_truth
         from streams.search_cli import ApiClient, api_url
 
+        if start is None:
+            raise DemoError(f"{city / 'city.json'} names no scenario start")
         self.investigator = ApiClient(api_url(settings), keys["investigator"])
         self.auditor = ApiClient(api_url(settings), keys["auditor"])
-        self.truth = truth
+        self.targets = demo_targets(read_truth(city / "truth.json"), city / "devices.csv")
         self.since = start
         self.until = start + timedelta(hours=2)
 
@@ -218,10 +229,9 @@ class DemoSearches:
         return answer
 
     def run(self) -> list[tuple[str, str, list[Any]]]:
-        from loadtest.targets import demo_targets
         from streams.search_cli import format_rows
 
-        targets = demo_targets(self.truth)
+        targets = self.targets
         window = {"since": self.since.isoformat(), "until": self.until.isoformat()}
         answers: list[tuple[str, str, list[Any]]] = []
         path = self._search("trajectory", {"plate": targets.cloned_plate, **window})
@@ -240,15 +250,16 @@ class DemoSearches:
             }
             for lat, lon, at in targets.collision_sets
         ]
-        collision = self._search("collision", {"sets": sets})
-        answers.append(
-            (
-                f"search: collision: plates seen near {len(sets)} places of a convoy's route, "
-                "each within 2 minutes of it",
-                format_rows([], collision["rows"][:10]),
-                collision["rows"],
+        if len(sets) >= 2:  # a collision needs two sets
+            collision = self._search("collision", {"sets": sets})
+            answers.append(
+                (
+                    f"search: collision: plates seen near {len(sets)} places of a convoy's "
+                    "route, each within 2 minutes of its passing",
+                    format_rows([], collision["rows"][:10]),
+                    collision["rows"],
+                )
             )
-        )
         cotravel = self._search("cotravel", {"plate": targets.convoy_plate, **window})
         answers.append(
             (

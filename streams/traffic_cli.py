@@ -69,7 +69,29 @@ def add_pacing_arguments(parser: argparse.ArgumentParser, speedup: float) -> Non
     pace.add_argument("--max", action="store_true", help="as fast as possible")
 
 
+def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from loadtest.generate import run_generate
+
+    return run_generate(args)
+
+
 def add_traffic_parsers(sub: Any) -> None:
+    from loadtest.generate import add_generate_arguments
+
+    generate = sub.add_parser(
+        "generate",
+        help="build a synthetic city: capture file, ground truth, device registry, watchlist",
+        description="Generates a city with ground truth: cameras of several vendors on a road "
+        "network around Hangzhou, vehicles making trips, pedestrians' face tracks and alarms, "
+        "with the mess of real networks (multi-snapshot passes, re-pushes, platform cascades, "
+        "OCR misreads, unreadable plates, clock skew, a camera flushing its buffer after an "
+        "outage, malformed payloads, cloned plates, convoys, watchlist hits). Writes "
+        "captures.jsonl (for `streams replay`), truth.json, devices.csv, watchlist.txt and "
+        "city.json into --out.",
+    )
+    add_generate_arguments(generate)
+    generate.set_defaults(handler=cmd_generate)
+
     replay = sub.add_parser(
         "replay",
         help="send a capture file into the raw topics (or through the gateway)",

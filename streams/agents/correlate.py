@@ -195,34 +195,59 @@ class RuleStage(Generic[P]):
         return None
 
 
+# The pace of an input (received time per wall time) is measured over about this much wall time.
+PACE_SPAN = timedelta(seconds=20)
+PACE_MIN_SPAN = timedelta(seconds=1)
+PACE_MAX = 1000.0
+
+
 class IdleClock:
     """Where stream time stands when every input is read to its end: the newest received_at
-    seen, moved on by the wall time since it was read.
+    seen, moved on since it was read at the pace the input's received times kept.
 
-    For live traffic that is the wall clock less the lag; for a replay of recorded traffic,
-    whose received times run in the past or faster than the clock, it never jumps ahead of
-    records still to come (an idle moment between bursts would otherwise close every window
-    and forget every remembered id).
+    Live traffic keeps the wall clock's pace, and idle time never passes the wall clock. A
+    replay of recorded traffic (received times in the past, advancing S times faster than the
+    clock) keeps its own pace: an idle moment between bursts neither jumps to the wall clock,
+    hours ahead, closing every window and forgetting every remembered id, nor crawls, keeping
+    the last windows of a replay open for minutes. A partition nothing was read from yet has no
+    idle time.
     """
 
     def __init__(self) -> None:
-        self.newest: dict[int, tuple[datetime, datetime]] = {}
+        self.newest: dict[int, tuple[datetime, datetime]] = {}  # (received_at, read at)
+        self._anchor: dict[int, tuple[datetime, datetime]] = {}
+        self.pace: dict[int, float] = {}
 
     def seen(self, partition: int, received_at: datetime, now: datetime) -> None:
         newest = self.newest.get(partition)
-        if newest is None or received_at >= newest[0]:
-            self.newest[partition] = (received_at, now)
+        if newest is not None and received_at < newest[0]:
+            return
+        self.newest[partition] = (received_at, now)
+        anchor = self._anchor.get(partition)
+        if anchor is None:
+            self._anchor[partition] = (received_at, now)
+            return
+        wall = now - anchor[1]
+        if wall >= PACE_MIN_SPAN:
+            pace = (received_at - anchor[0]) / wall
+            self.pace[partition] = min(max(pace, 1.0), PACE_MAX)
+        if wall >= PACE_SPAN:
+            self._anchor[partition] = (received_at, now)
 
     def forget(self, partitions: list[int]) -> None:
         for partition in partitions:
             self.newest.pop(partition, None)
+            self._anchor.pop(partition, None)
+            self.pace.pop(partition, None)
 
-    def at(self, partition: int, now: datetime) -> datetime:
+    def at(self, partition: int, now: datetime) -> datetime | None:
         newest = self.newest.get(partition)
         if newest is None:
-            return now
+            return None
         received_at, read_at = newest
-        return received_at + max(now - read_at, timedelta(0))
+        elapsed = max(now - read_at, timedelta(0))
+        projected = received_at + elapsed * self.pace.get(partition, 1.0)
+        return min(projected, max(now, received_at + elapsed))
 
 
 class InputClock:
@@ -322,8 +347,12 @@ class DedupStage(RuleStage[DeviceRules]):
         for partition, part in self.parts.items().items():
             inputs = self.clock.stream_time(partition, self.topics)
             if clock is not None:  # idle: every input is read to its end
+                if partition not in self.idle_clock.newest and part.dedup.stream_time:
+                    # Restored state: time moves on from the stream time it was saved at.
+                    self.idle_clock.seen(partition, part.dedup.stream_time, clock)
                 idle = self.idle_clock.at(partition, clock)
-                inputs = idle if inputs is None else max(inputs, idle)
+                if idle is not None:
+                    inputs = idle if inputs is None else max(inputs, idle)
             part.advance(now, clock=inputs, out=out)
 
 
@@ -366,5 +395,9 @@ class AreaStage(RuleStage[AreaRules]):
 
     def close_windows(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
         for partition, part in self.parts.items().items():
-            idle = None if clock is None else self.idle_clock.at(partition, clock)
+            idle = None
+            if clock is not None:
+                if partition not in self.idle_clock.newest and part.stream_time is not None:
+                    self.idle_clock.seen(partition, part.stream_time, clock)  # restored state
+                idle = self.idle_clock.at(partition, clock)
             out.alerts += part.advance(now, clock=idle)

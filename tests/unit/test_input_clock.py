@@ -59,10 +59,29 @@ def test_idle_time_moves_on_from_the_newest_record_by_the_wall_time_since() -> N
 
     wall = T + timedelta(days=3)  # a replay: received times far in the past
     clock = IdleClock()
-    assert clock.at(0, wall) == wall  # nothing read yet: the wall clock
+    assert clock.at(0, wall) is None  # nothing read yet: no idle time (not the wall clock)
     clock.seen(0, T, wall)
     clock.seen(0, T - timedelta(seconds=5), wall)  # older: does not move it back
     assert clock.at(0, wall + timedelta(seconds=2)) == T + timedelta(seconds=2)
-    assert clock.at(1, wall) == wall  # other partitions are their own
+    assert clock.at(1, wall) is None  # other partitions are their own
     clock.forget([0])
-    assert clock.at(0, wall) == wall
+    assert clock.at(0, wall) is None
+
+
+def test_idle_time_keeps_the_pace_of_a_replay_but_live_time_never_passes_the_clock() -> None:
+    from streams.agents.correlate import IdleClock
+
+    wall = T + timedelta(days=3)
+    replay = IdleClock()
+    for second in range(0, 21):  # recorded traffic replayed 60 times faster than it happened
+        replay.seen(0, T + timedelta(seconds=60 * second), wall + timedelta(seconds=second))
+    assert replay.pace[0] == 60.0
+    last_read = wall + timedelta(seconds=20)
+    assert replay.at(0, last_read + timedelta(seconds=2)) == T + timedelta(seconds=1200 + 120)
+
+    live = IdleClock()
+    for second in range(0, 21):  # a backlog read 10 times faster, up to the present
+        live.seen(0, T - timedelta(seconds=200 - 10 * second), T + timedelta(seconds=second))
+    assert live.pace[0] == 10.0
+    now = T + timedelta(seconds=25)
+    assert live.at(0, now) == now  # caught up: the wall clock bounds idle time
