@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--cameras", type=int, default=300, help="cameras (default 300)")
     demo.add_argument("--vehicles", type=int, default=1500, help="vehicles (default 1500)")
     demo.add_argument(
-        "--speedup", type=float, default=120, help="replay speed-up (default 120: 1 h in 30 s)"
+        "--speedup", type=float, default=90, help="replay speed-up (default 90: 1 h in 40 s)"
     )
     demo.add_argument("--exit", action="store_true", help="stop everything after the searches")
     demo.add_argument(

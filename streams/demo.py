@@ -31,7 +31,7 @@ class DemoOptions:
     cameras: int = 300
     vehicles: int = 1500
     hours: float = 1.0
-    speedup: float = 120.0
+    speedup: float = 90.0
     exit: bool = False
     json: bool = False
     keep_broker: bool = False
