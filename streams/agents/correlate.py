@@ -199,6 +199,10 @@ class RuleStage(Generic[P]):
 PACE_SPAN = timedelta(seconds=20)
 PACE_MIN_SPAN = timedelta(seconds=1)
 PACE_MAX = 1000.0
+# Idle for less than this, time moves at the wall clock's pace: a stage downstream of a slower
+# one is idle for moments while the backlog upstream is still being read, and projecting the
+# pace it saw over such a moment would close windows whose records are still on their way.
+PACE_AFTER_IDLE = timedelta(seconds=5)
 
 
 class IdleClock:
@@ -207,18 +211,20 @@ class IdleClock:
 
     Live traffic keeps the wall clock's pace, and idle time never passes the wall clock. A
     replay of recorded traffic (received times in the past, advancing S times faster than the
-    clock) keeps its own pace: an idle moment between bursts neither jumps to the wall clock,
-    hours ahead, closing every window and forgetting every remembered id, nor crawls, keeping
-    the last windows of a replay open for minutes. A partition nothing was read from yet has no
-    idle time.
+    clock) keeps its own pace once the input has been idle a few seconds: an idle moment
+    neither jumps to the wall clock, hours ahead, closing every window and forgetting every
+    remembered id, nor crawls, keeping the last windows of a replay open for minutes. A
+    partition nothing was read from yet has no idle time.
     """
 
     def __init__(self) -> None:
         self.newest: dict[int, tuple[datetime, datetime]] = {}  # (received_at, read at)
         self._anchor: dict[int, tuple[datetime, datetime]] = {}
         self.pace: dict[int, float] = {}
+        self.last_read: dict[int, datetime] = {}
 
     def seen(self, partition: int, received_at: datetime, now: datetime) -> None:
+        self.last_read[partition] = now
         newest = self.newest.get(partition)
         if newest is not None and received_at < newest[0]:
             return
@@ -239,6 +245,7 @@ class IdleClock:
             self.newest.pop(partition, None)
             self._anchor.pop(partition, None)
             self.pace.pop(partition, None)
+            self.last_read.pop(partition, None)
 
     def at(self, partition: int, now: datetime) -> datetime | None:
         newest = self.newest.get(partition)
@@ -246,7 +253,9 @@ class IdleClock:
             return None
         received_at, read_at = newest
         elapsed = max(now - read_at, timedelta(0))
-        projected = received_at + elapsed * self.pace.get(partition, 1.0)
+        idle_for = now - self.last_read.get(partition, read_at)
+        pace = self.pace.get(partition, 1.0) if idle_for >= PACE_AFTER_IDLE else 1.0
+        projected = received_at + elapsed * pace
         return min(projected, max(now, received_at + elapsed))
 
 

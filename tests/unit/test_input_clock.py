@@ -77,11 +77,14 @@ def test_idle_time_keeps_the_pace_of_a_replay_but_live_time_never_passes_the_clo
         replay.seen(0, T + timedelta(seconds=60 * second), wall + timedelta(seconds=second))
     assert replay.pace[0] == 60.0
     last_read = wall + timedelta(seconds=20)
-    assert replay.at(0, last_read + timedelta(seconds=2)) == T + timedelta(seconds=1200 + 120)
+    # A moment of idleness (the stage upstream may still be reading a backlog): wall pace.
+    assert replay.at(0, last_read + timedelta(seconds=2)) == T + timedelta(seconds=1200 + 2)
+    # Idle for longer: the replay's pace.
+    assert replay.at(0, last_read + timedelta(seconds=6)) == T + timedelta(seconds=1200 + 360)
 
     live = IdleClock()
     for second in range(0, 21):  # a backlog read 10 times faster, up to the present
         live.seen(0, T - timedelta(seconds=200 - 10 * second), T + timedelta(seconds=second))
     assert live.pace[0] == 10.0
-    now = T + timedelta(seconds=25)
+    now = T + timedelta(seconds=26)
     assert live.at(0, now) == now  # caught up: the wall clock bounds idle time
