@@ -5,6 +5,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+PEER_VENV := $(VENV)/peer
+PEER_INSTALLED := $(PEER_VENV)/.installed
 KAFKA_JARS := deploy/local/kafka/target/libs/.resolved
 
 .DEFAULT_GOAL := help
@@ -19,15 +21,23 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+# The Quix Streams peer of `make bench` wants an older confluent-kafka and pydantic than .venv
+# has: it gets its own environment, with the project and its `bench` extra (pyproject.toml).
+$(PEER_INSTALLED): pyproject.toml $(INSTALLED)
+	@test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEER_VENV)/bin/python -m pip install --quiet -e '.[bench]'
+	@touch $@
+
 $(KAFKA_JARS): deploy/local/kafka/pom.xml
 	@command -v java >/dev/null || { echo "Java 17 is required for the local Kafka broker"; exit 1; }
 	@command -v mvn >/dev/null || { echo "Maven is required once, to fetch the Kafka jars"; exit 1; }
 	mvn -q -B -f deploy/local/kafka/pom.xml package
 	@touch $@
 
-install: $(INSTALLED) $(KAFKA_JARS) ## create .venv and fetch the Kafka broker jars
+install: $(INSTALLED) $(PEER_INSTALLED) $(KAFKA_JARS) ## create .venv (and .venv/peer) and fetch the Kafka broker jars
 
-demo: install ## run the main job locally: broker, topics, warehouse, worker, events end to end
+demo: install ## the main job: a small city's hour of traffic through the backbone, summary, searches
 	$(BIN)/streams demo
 
 test: install ## run unit and integration tests (starts and stops its own Kafka broker)
@@ -44,6 +54,12 @@ bench-sink: install ## warehouse sink rows/s: insert path alone, and the sink st
 
 bench-search: install ## search p50/p99 per query kind on generated data (large: see docs/search.md)
 	$(BIN)/streams bench search
+
+loadtest: install ## replay a generated city end to end; report in loadtest-report/ (docs/loadtest.md)
+	$(BIN)/streams loadtest --out loadtest-report
+
+bench: install ## normalize+dedup side by side: bare copy loop (limit), ours, a Quix Streams peer
+	$(BIN)/streams bench side-by-side
 
 lint: install ## ruff
 	$(BIN)/ruff check streams tests loadtest
@@ -66,4 +82,4 @@ clean: ## stop local services and remove .local/ (data, logs)
 	-test -x $(BIN)/streams && $(BIN)/streams dev kafka down
 	rm -rf .local
 
-.PHONY: help install demo test bench-normalize bench-correlate bench-sink bench-search lint format typecheck kafka-up kafka-down clean
+.PHONY: help install demo test loadtest bench bench-normalize bench-correlate bench-sink bench-search lint format typecheck kafka-up kafka-down clean

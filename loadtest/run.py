@@ -43,7 +43,7 @@ class LoadTestOptions:
     vehicles: int = 5000
     hours: float = 1.0
     seed: int = 7
-    pacing: Pacing = field(default_factory=lambda: Pacing(speedup=60.0))
+    pacing: Pacing = field(default_factory=lambda: Pacing(speedup=15.0))
     via_gateway: bool = False
     drain_timeout: float = 900.0
 

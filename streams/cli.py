@@ -503,6 +503,10 @@ def _bench_parsers(sub: Any) -> None:
     search.add_arguments(search_parser)
     search_parser.set_defaults(handler=cmd_bench_warehouse)
 
+    from streams.bench.side_by_side import add_side_by_side_parser
+
+    add_side_by_side_parser(kinds)
+
 
 def _search_parsers(sub: Any) -> None:
     from streams import search_cli

@@ -114,12 +114,6 @@ class Settings(BaseSettings):
         0.5, gt=0, le=1, description="Stop when more of a feed's recent payloads are dead letters."
     )
     dead_letter_window: int = Field(1000, ge=10, description="Recent payloads the ratio counts.")
-    normalize_align_seconds: float = Field(
-        5.0,
-        ge=0,
-        description="Normalize reads its raw partitions at most this far apart in received "
-        "time (0: off); catching up, one source read ahead would split passes downstream.",
-    )
 
     # Deduplication and correlation (docs/correlation.md).
     lateness_seconds: float = Field(

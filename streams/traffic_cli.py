@@ -167,7 +167,7 @@ def add_loadtest_parser(sub: Any) -> None:
     loadtest.add_argument("--vehicles", type=int, default=5000, help="vehicles (default 5000)")
     loadtest.add_argument("--hours", type=float, default=1.0, help="hours of traffic (default 1)")
     loadtest.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    add_pacing_arguments(loadtest, 60.0)
+    add_pacing_arguments(loadtest, 15.0)
     loadtest.add_argument(
         "--via-gateway", action="store_true", help="POST through `streams gateway` as cameras do"
     )

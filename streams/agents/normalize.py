@@ -66,7 +66,6 @@ class NormalizeStage:
         self.batch_size = settings.stage_batch_size
         self.batch_wait = settings.stage_batch_wait_seconds
         self.checkpoint_seconds = settings.stage_checkpoint_seconds
-        self.align_seconds = settings.normalize_align_seconds
         self.output = {
             "plate": settings.topic(topics.PLATE_CAPTURES.name),
             "face": settings.topic(topics.FACE_CAPTURES.name),

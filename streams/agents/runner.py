@@ -26,7 +26,6 @@ from typing import Any, Protocol, runtime_checkable
 import mode
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from streams.agents.alignment import TimeAlignment, aligned
 from streams.kafka_admin import LIBRDKAFKA_LOGGER
 from streams.settings import Settings
 from streams.warehouse.landing import Stopped
@@ -88,8 +87,6 @@ class StageRunner(threading.Thread):
         self.batches = 0  # checkpoints that committed offsets
         self.pending: dict[tuple[str, int], int] = {}  # highest processed offset, uncommitted
         self.checkpointed = time.monotonic()
-        span = getattr(stage, "align_seconds", None)
-        self.alignment = TimeAlignment(span) if span else None
 
     def _consumer(self) -> Consumer:
         return Consumer(
@@ -105,9 +102,7 @@ class StageRunner(threading.Thread):
                 # A crashed worker's partitions move to the others after this long.
                 "session.timeout.ms": 10_000,
                 # Stateful stages hold stream time to inputs that still have records to deliver.
-                # and aligned ones read their partitions in step (``alignment``).
-                "enable.partition.eof": isinstance(self.stage, StatefulStage)
-                or self.alignment is not None,
+                "enable.partition.eof": isinstance(self.stage, StatefulStage),
                 "logger": LIBRDKAFKA_LOGGER,
             }
         )
@@ -148,8 +143,6 @@ class StageRunner(threading.Thread):
             self.pending.clear()
         if isinstance(self.stage, StatefulStage):
             self.stage.revoke(sorted({tp.partition for tp in partitions}))
-        if self.alignment is not None:
-            self.alignment.forget((tp.topic, tp.partition) for tp in partitions)
 
     def _one_batch(self, consumer: Consumer) -> None:
         messages = consumer.consume(self.stage.batch_size, timeout=self.stage.batch_wait)
@@ -172,8 +165,6 @@ class StageRunner(threading.Thread):
                 offset = message.offset() or 0
                 if offset > pending.get(key, -1):
                     pending[key] = offset
-        if self.alignment is not None:
-            self._align(consumer, good, ends)
         if isinstance(self.stage, StatefulStage):
             # A partition's end comes after the messages read before it.
             for topic, partition in ends:
@@ -184,17 +175,6 @@ class StageRunner(threading.Thread):
             self.pending or isinstance(self.stage, StatefulStage)
         ):
             self._checkpoint(consumer)
-
-    def _align(self, consumer: Consumer, good: list[Any], ends: list[tuple[str, int]]) -> None:
-        assert self.alignment is not None
-        self.alignment.observe(good)
-        for key in ends:
-            self.alignment.at_end(key)
-        pause, resume = self.alignment.decide()
-        if pause:
-            consumer.pause(aligned(pause))
-        if resume:
-            consumer.resume(aligned(resume))
 
     def _checkpoint(self, consumer: Consumer) -> None:
         """Outputs (and state) durable, then the offsets of everything processed committed."""

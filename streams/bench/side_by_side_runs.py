@@ -47,6 +47,7 @@ class Sample:
     progress: Progress
     cpu: float  # CPU seconds of the process so far
     broker_cpu: float | None
+    machine_cpu: float  # busy CPU seconds of the whole machine so far
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Result:
     wall_seconds: float  # from its first payload read to done
     cpu_seconds: float  # of its process (every thread) over the same span
     broker_cpu_seconds: float | None  # of the broker over the same span
+    other_cpu_seconds: float  # of everything else on the machine over the same span
 
     @property
     def per_second(self) -> float:
@@ -109,6 +111,15 @@ class Run:
             return subprocess.Popen(
                 self.command(), env=self.environment(), stdout=out, stderr=subprocess.STDOUT
             )
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine since boot, every core: user, nice, system, irq
+    and softirq (idle, I/O wait and time stolen by the hypervisor left out)."""
+    user, nice, system, _idle, _iowait, irq, softirq = (
+        int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]
+    )
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -254,7 +265,7 @@ def measure(run: Run, broker_pid: int | None, say: Callable[[str], None]) -> Res
                 broker = process_cpu_seconds(broker_pid) if broker_pid else None
                 counters = reading
                 progress = run.progress(reading)
-                samples.append(Sample(at, progress, cpu, broker))
+                samples.append(Sample(at, progress, cpu, broker, machine_cpu_seconds()))
                 moved = {k: v for k, v in reading.items() if k not in ("at", "cpu")}
                 if moved != best:
                     best, deadline = moved, now + STALL_SECONDS
@@ -342,7 +353,9 @@ def _result(run: Run, samples: list[Sample], counters: dict[str, Any], landed: i
         raise BenchFailed(f"{run.name} finished between two samples: measure more --events")
     broker = None
     if first.broker_cpu is not None and last.broker_cpu is not None:
-        broker = round(last.broker_cpu - first.broker_cpu, 2)
+        broker = last.broker_cpu - first.broker_cpu
+    cpu = last.cpu - first.cpu
+    other = last.machine_cpu - first.machine_cpu - cpu - (broker or 0.0)
     return Result(
         name=run.name,
         label=LABELS[run.name],
@@ -350,6 +363,7 @@ def _result(run: Run, samples: list[Sample], counters: dict[str, Any], landed: i
         outputs=landed,
         duplicates=counters.get("duplicates", 0),
         wall_seconds=round(last.at - first.at, 3),
-        cpu_seconds=round(last.cpu - first.cpu, 3),
-        broker_cpu_seconds=broker,
+        cpu_seconds=round(cpu, 3),
+        broker_cpu_seconds=None if broker is None else round(broker, 2),
+        other_cpu_seconds=round(max(0.0, other), 2),
     )
