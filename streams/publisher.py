@@ -16,19 +16,23 @@ class DeliveryFailed(RuntimeError):
     """The broker did not take some messages; the input they came from must not be acked."""
 
 
+def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    """The project's producer settings: idempotent, every replica acknowledges, lz4."""
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "compression.type": "lz4",
+        "queue.buffering.max.messages": 500_000,
+        "logger": LIBRDKAFKA_LOGGER,
+        **overrides,
+    }
+
+
 class Publisher:
     def __init__(self, settings: Settings, **overrides: Any) -> None:
-        config: dict[str, Any] = {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "compression.type": "lz4",
-            "queue.buffering.max.messages": 500_000,
-            "logger": LIBRDKAFKA_LOGGER,
-            **overrides,
-        }
-        self._producer = Producer(config)
+        self._producer = Producer(producer_config(settings, **overrides))
         self._errors: list[str] = []
         self.produced = 0
 

@@ -182,18 +182,9 @@ def replay_to_kafka(
     """Produce each payload to ``raw.<source>``, keyed by device, with its content type."""
     from confluent_kafka import Producer
 
-    from streams.kafka_admin import LIBRDKAFKA_LOGGER
+    from streams.publisher import producer_config
 
-    producer = Producer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "compression.type": "lz4",
-            "logger": LIBRDKAFKA_LOGGER,
-        }
-    )
+    producer = Producer(producer_config(settings))
     result = ReplayResult()
     lock = threading.Lock()
 

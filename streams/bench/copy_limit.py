@@ -35,6 +35,7 @@ def copy_loop(settings: Settings, group: str, stats: Path) -> None:
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     from streams.kafka_admin import LIBRDKAFKA_LOGGER
+    from streams.publisher import producer_config
 
     inputs = {
         settings.topic(raw_topic_name(s)): settings.topic(OUTPUT_PREFIX + raw_topic_name(s))
@@ -52,17 +53,7 @@ def copy_loop(settings: Settings, group: str, stats: Path) -> None:
     )
     # The settings of ours (streams.publisher), without its per-message delivery callback:
     # a failed delivery shows as a missing copy.
-    producer = Producer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "compression.type": "lz4",
-            "queue.buffering.max.messages": 500_000,
-            "logger": LIBRDKAFKA_LOGGER,
-        }
-    )
+    producer = Producer(producer_config(settings))
     stopping = False
 
     def stop(_signum: int, _frame: object) -> None:
