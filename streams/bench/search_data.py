@@ -106,7 +106,7 @@ def plate_insert_sql(sizes: Sizes, day: int) -> str:
     day_start = int((START + timedelta(days=day)).timestamp())
     g = f"(number + {day * per_day})"
     return f"""
-INSERT INTO plate_captures
+INSERT INTO plate_captures (* EXCEPT (landed_at))
 SELECT
     lower(hex(MD5(concat('p', toString(g), '{SEED}')))) AS event_id,
     arrayElement(['hikvision-isapi', 'dahua-cgi', 'uniview-lapi', 'gat1400'], dev % 4 + 1),
@@ -171,7 +171,7 @@ def face_insert_sql(sizes: Sizes, month_first_day: int, month_days: int) -> str:
         f"+ {FACE_NOISE} * ({_unit('cityHash64(g, j, 1)')} - 0.5), range(128))"
     )
     return f"""
-INSERT INTO face_captures
+INSERT INTO face_captures (* EXCEPT (landed_at))
 SELECT
     lower(hex(MD5(concat('f', toString(g), '{SEED}')))) AS event_id,
     arrayElement(['hikvision-isapi', 'dahua-cgi', 'uniview-lapi', 'gat1400'], dev % 4 + 1),
@@ -306,7 +306,7 @@ def _fill_aux(warehouse: Warehouse, sizes: Sizes) -> None:
     span_ms = DAYS * 86_400_000
     start = int(START.timestamp())
     warehouse.command(f"""
-INSERT INTO alerts
+INSERT INTO alerts (* EXCEPT (landed_at))
 SELECT
     lower(hex(MD5(concat('a', toString(number))))) AS alert_id,
     arrayElement(['watchlist', 'cloned_plate', 'convoy', 'alarm_context'], number % 4 + 1),
@@ -331,7 +331,7 @@ FROM (SELECT number, cityHash64(number, 'dev') % {DEVICES} AS dev,
       FROM numbers({alerts // 10}))
 """)  # noqa: S608  (constants and numbers)
     warehouse.command(f"""
-INSERT INTO alarms
+INSERT INTO alarms (* EXCEPT (landed_at))
 SELECT
     lower(hex(MD5(concat('al', toString(number))))), 'hikvision-isapi', '', {device_id_sql("dev")},
     1, toDateTime64({start} + (cityHash64(number, 'at') % {span_ms}) / 1000.0, 3, 'UTC') AS at,
