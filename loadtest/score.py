@@ -255,18 +255,33 @@ def _watchlist(
             wrong += 1
             if len(wrong_ids) < 5:
                 wrong_ids.append(alert.alert_id)
+    return _figures(
+        len(alerts),
+        right,
+        wrong,
+        tolerated,
+        len(expected),
+        len(found),
+        matched_by="pass and entry" if by_entry else "pass",
+        wrong_examples=wrong_ids,
+        missed=sorted(p for p, _e in expected - found)[:10],
+    )
+
+
+def _figures(
+    alerts: int, right: int, wrong: int, tolerated: int, expected: int, found: int, **more: Any
+) -> dict[str, Any]:
+    """A rule's precision (right among the alerts not tolerated) and recall, with counts."""
     return {
         "precision": _ratio(right, right + wrong),
-        "recall": _ratio(len(found), len(expected)),
-        "alerts": len(alerts),
+        "recall": _ratio(found, expected),
+        "alerts": alerts,
         "right": right,
         "wrong": wrong,
         "tolerated": tolerated,
-        "expected": len(expected),
-        "found": len(found),
-        "matched_by": "pass and entry" if by_entry else "pass",
-        "wrong_examples": wrong_ids,
-        "missed": sorted(p for p, _e in expected - found)[:10],
+        "expected": expected,
+        "found": found,
+        **more,
     }
 
 
@@ -290,18 +305,16 @@ def _by_subject(
             wrong += 1
             if len(missed_examples) < 5:
                 missed_examples.append(key)
-    return {
-        "precision": _ratio(right, right + wrong),
-        "recall": _ratio(len(found), len(expected)),
-        "alerts": len(alerts),
-        "right": right,
-        "wrong": wrong,
-        "tolerated": tolerated,
-        "expected": len(expected),
-        "found": len(found),
-        "wrong_examples": [list(k) if isinstance(k, tuple) else k for k in missed_examples],
-        "missed": sorted(list(k) if isinstance(k, tuple) else k for k in expected - found)[:10],
-    }
+    return _figures(
+        len(alerts),
+        right,
+        wrong,
+        tolerated,
+        len(expected),
+        len(found),
+        wrong_examples=[list(k) if isinstance(k, tuple) else k for k in missed_examples],
+        missed=sorted(list(k) if isinstance(k, tuple) else k for k in expected - found)[:10],
+    )
 
 
 def _wrong_plates(
