@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -347,6 +347,21 @@ def print_progress(result: ReplayResult, offered: int) -> None:
     )
 
 
+def _check_retention(start: datetime) -> None:
+    """Records stamped older than the raw topics keep records are deleted by the broker before
+    the pipeline reads them."""
+    from streams.topics import RAW
+
+    hours = min(spec.retention_hours or 10**6 for spec in RAW.values())
+    oldest = datetime.now(UTC) - timedelta(hours=hours) + timedelta(minutes=30)
+    if start < oldest:
+        raise ReplayError(
+            f"the recorded start {start.isoformat()} is older than the raw topics' retention "
+            f"({hours} h): the broker would delete the replayed payloads before they are "
+            "read; give a later --start (e.g. now minus the duration) or --wall-clock"
+        )
+
+
 def run_replay(
     settings: Settings,
     path: Path,
@@ -359,6 +374,8 @@ def run_replay(
 ) -> ReplayResult:
     """The command: checks the file first, then replays it with progress once a second."""
     event_start = None if wall_clock else (start or manifest_start(path))
+    if event_start is not None:
+        _check_retention(event_start)
     captures = read_captures(path)
     progress = None if quiet else print_progress
     if not quiet:

@@ -51,8 +51,8 @@ def copy_loop(settings: Settings, group: str, stats: Path) -> None:
             "logger": LIBRDKAFKA_LOGGER,
         }
     )
-    # The settings of ours (streams.publisher), without its per-message delivery callback:
-    # a failed delivery shows as a missing copy.
+    # Our producer settings, without the per-message delivery callback of our Publisher: a
+    # failed delivery shows as a missing copy.
     producer = Producer(producer_config(settings))
     stopping = False
 

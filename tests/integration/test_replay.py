@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,8 @@ from tests.conftest import free_port, settings_env
 
 pytestmark = pytest.mark.integration
 
-START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+# Within the raw topics' retention: older timestamps are deleted by the broker's retention check.
+START = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
 def _city(tmp_path: Path) -> Path:

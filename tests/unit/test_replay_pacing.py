@@ -84,3 +84,15 @@ def test_percentiles_are_nearest_rank() -> None:
     assert figures["p99_9"] == 999.0
     assert figures["max"] == 1000.0
     assert percentiles([])["p99"] is None
+
+
+def test_a_start_older_than_the_raw_retention_is_refused(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from streams.replay import run_replay
+    from streams.settings import Settings
+
+    path = _write(tmp_path / "c.jsonl", [])
+    old = datetime.now(UTC) - timedelta(days=10)
+    with pytest.raises(ReplayError, match="older than the raw topics' retention"):
+        run_replay(Settings(), path, Pacing(), start=old, quiet=True)
