@@ -41,6 +41,7 @@ from typing import Any
 
 from streams.canonical import Alarm, CanonicalEvent, FaceCapture, PlateCapture
 from streams.codecs.wire import wire_format
+from streams.publisher import producer_config
 from streams.settings import Settings, load_settings
 from streams.topics import SOURCES, raw_topic_name
 from streams.vendors import normalize
@@ -48,10 +49,8 @@ from streams.vendors.base import RawPayload
 from streams.worker_context import normalize_context
 
 CAPTURES = "peer.captures"
+_CLIENT_ONLY = ("bootstrap.servers", "logger")  # Quix sets its own
 UNIQUE = {kind: f"peer.unique.{kind}" for kind in ("plate", "face", "alarm")}
-# As ours (streams.publisher, streams.agents.runner).
-PRODUCER_CONFIG = {"linger.ms": 5, "compression.type": "lz4", "acks": "all"}
-CONSUMER_CONFIG = {"fetch.wait.max.ms": 50}
 
 
 @dataclass
@@ -180,8 +179,13 @@ def build_app(settings: Settings, group: str, state_dir: Path, counters: Counter
         auto_offset_reset="earliest",
         commit_interval=settings.stage_checkpoint_seconds,  # ours commits this often too
         state_dir=str(state_dir),
-        producer_extra_config=PRODUCER_CONFIG,
-        consumer_extra_config=CONSUMER_CONFIG,
+        # Our producer settings (streams.publisher) and our stages' fetch wait.
+        producer_extra_config={
+            k: v for k, v in producer_config(settings).items() if k not in _CLIENT_ONLY
+        },
+        consumer_extra_config={
+            "fetch.wait.max.ms": max(10, int(settings.stage_batch_wait_seconds * 1000))
+        },
         loglevel="WARNING",
     )
     config = TopicConfig(
