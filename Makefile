@@ -8,11 +8,19 @@ INSTALLED := $(VENV)/.installed
 PEER_VENV := $(VENV)/peer
 PEER_INSTALLED := $(PEER_VENV)/.installed
 KAFKA_JARS := deploy/local/kafka/target/libs/.resolved
+# deploy/k8s is checked offline: kustomize built with Go, the operators' CRDs fetched at pinned
+# versions (deploy/k8s/crds/fetch.sh). Go is needed once, for these two.
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+KUSTOMIZE_VERSION := v5.8.1
+KUSTOMIZE := $(VENV)/.kustomize-$(KUSTOMIZE_VERSION)
+K8S_CRDS := deploy/k8s/.crds/.fetched
+# docker-compose.yml is loaded by compose-go, the loader of Docker Compose itself.
+COMPOSE_CHECK := $(BIN)/compose-check
 
 .DEFAULT_GOAL := help
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
@@ -35,7 +43,28 @@ $(KAFKA_JARS): deploy/local/kafka/pom.xml
 	mvn -q -B -f deploy/local/kafka/pom.xml package
 	@touch $@
 
-install: $(INSTALLED) $(PEER_INSTALLED) $(KAFKA_JARS) ## create .venv (and .venv/peer) and fetch the Kafka broker jars
+# kustomize into .venv/bin; the stamp names the version, so a new pin installs again.
+$(KUSTOMIZE): | $(INSTALLED)
+	@command -v $(GO) >/dev/null || { echo "Go is required once, to build kustomize (set GO=/path/to/go)"; exit 1; }
+	GOBIN=$(abspath $(BIN)) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	@touch $@
+
+$(K8S_CRDS): deploy/k8s/crds/fetch.sh deploy/k8s/crds/strimzi/pom.xml deploy/k8s/crds/SHA256SUMS
+	@command -v $(GO) >/dev/null || { echo "Go is required once, to fetch the KEDA CRDs (set GO=/path/to/go)"; exit 1; }
+	@command -v mvn >/dev/null || { echo "Maven is required once, to generate the Strimzi CRDs"; exit 1; }
+	GO=$(GO) deploy/k8s/crds/fetch.sh
+	@touch $@
+
+$(COMPOSE_CHECK): deploy/compose-check/main.go deploy/compose-check/go.mod deploy/compose-check/go.sum | $(INSTALLED)
+	@command -v $(GO) >/dev/null || { echo "Go is required once, to build compose-check (set GO=/path/to/go)"; exit 1; }
+	cd deploy/compose-check && $(GO) build -mod=readonly -o $(abspath $@) .
+
+k8s-check: $(INSTALLED) $(KUSTOMIZE) $(K8S_CRDS) ## build deploy/k8s overlays and validate them offline
+	$(BIN)/python -m pytest tests/deploy -q
+
+.PHONY: k8s-check
+
+install: $(INSTALLED) $(PEER_INSTALLED) $(KAFKA_JARS) $(KUSTOMIZE) $(K8S_CRDS) $(COMPOSE_CHECK) ## create .venv (and .venv/peer), fetch the Kafka broker jars; build the deployment checkers
 
 demo: install ## the main job: a small city's hour of traffic through the backbone, summary, searches
 	$(BIN)/streams demo
@@ -51,6 +80,9 @@ bench-correlate: install ## dedup+correlation throughput (rules, worker through 
 
 bench-sink: install ## warehouse sink rows/s: insert path alone, and the sink stage through Kafka
 	$(BIN)/streams bench sink
+
+bench-gateway: install ## ingest gateway payloads/s and payloads per gateway CPU-second
+	$(BIN)/streams bench gateway
 
 bench-search: install ## search p50/p99 per query kind on generated data (large: see docs/search.md)
 	$(BIN)/streams bench search

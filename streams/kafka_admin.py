@@ -40,8 +40,23 @@ def existing_topics(settings: Settings) -> set[str]:
     return set(metadata.topics)
 
 
-def topic_config(spec: TopicSpec) -> dict[str, str]:
+# Room beyond a payload's bytes for the record's key, headers and a dead letter's envelope.
+RECORD_OVERHEAD_BYTES = 64 * 1024
+DEFAULT_MESSAGE_LIMIT: int = Settings.model_fields["gateway_max_body_bytes"].default + (
+    RECORD_OVERHEAD_BYTES
+)
+
+
+def message_limit(settings: Settings) -> int:
+    """The largest record the backbone writes: a whole vendor body the gateway accepted, as a
+    raw record or inside a dead letter."""
+    return settings.gateway_max_body_bytes + RECORD_OVERHEAD_BYTES
+
+
+def topic_config(spec: TopicSpec, max_message_bytes: int = DEFAULT_MESSAGE_LIMIT) -> dict[str, str]:
     config: dict[str, str] = {}
+    if spec.whole_payloads:
+        config["max.message.bytes"] = str(max_message_bytes)
     if spec.compacted:
         config["cleanup.policy"] = "compact"
     if spec.retention_hours is not None:
@@ -58,7 +73,7 @@ def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS) -
             settings.topic(spec.name),
             num_partitions=spec.partitions or settings.topic_partitions,
             replication_factor=settings.topic_replication_factor,
-            config=topic_config(spec),
+            config=topic_config(spec, message_limit(settings)),
         )
         for spec in specs
         if settings.topic(spec.name) not in present

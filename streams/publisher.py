@@ -8,7 +8,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from streams.kafka_admin import LIBRDKAFKA_LOGGER
+from streams.kafka_admin import LIBRDKAFKA_LOGGER, message_limit
 from streams.settings import Settings
 
 
@@ -25,6 +25,8 @@ def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "linger.ms": 5,
         "compression.type": "lz4",
         "queue.buffering.max.messages": 500_000,
+        # A dead letter carries the whole vendor body, which may be megabytes (images).
+        "message.max.bytes": message_limit(settings),
         "logger": LIBRDKAFKA_LOGGER,
         **overrides,
     }

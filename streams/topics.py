@@ -34,6 +34,9 @@ class TopicSpec:
     partitions: int | None = None
     # Further topic configuration, e.g. a changelog's segment size.
     config: tuple[tuple[str, str], ...] = ()
+    # Carries whole vendor bodies (up to the gateway's body limit, images included), so its
+    # records may exceed the broker's default limit of about 1 MB.
+    whole_payloads: bool = False
 
 
 def raw_topic_name(source: str) -> str:
@@ -49,6 +52,7 @@ RAW: dict[str, TopicSpec] = {
         "device id",
         f"Vendor payloads from {source}, exactly as received.",
         retention_hours=72,
+        whole_payloads=True,
     )
     for source in SOURCES
 }
@@ -117,7 +121,11 @@ WATCHLIST = TopicSpec(
     "watchlist", "avro", "entry id", "Watchlist entries; a null value deletes.", compacted=True
 )
 DEAD_LETTERS = TopicSpec(
-    "deadletter", "avro", "source topic", "Payloads a stage could not use, with bytes and reason."
+    "deadletter",
+    "avro",
+    "source topic",
+    "Payloads a stage could not use, with bytes and reason.",
+    whole_payloads=True,
 )
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
