@@ -55,7 +55,7 @@ class Progress:
         landed = counters.get(Metric.ROWS_LANDED.value, {})
         return cls(
             payloads_read=total(Metric.RAW_EVENTS_IN),
-            canonical=total(Metric.CANONICAL_EVENTS_OUT),
+            canonical=total(Metric.CANONICAL_EVENTS_OUT),  # every "source/kind" label
             # Payloads the normalize stage refused (its label is the source).
             dead_letters=sum(
                 v for k, v in counters.get(Metric.DEAD_LETTERS.value, {}).items() if k in SOURCES

@@ -26,8 +26,8 @@ topics changelog.dedup, changelog.plates and changelog.area (``streams.agents.ch
 Stages are thin: they move data between topics and the warehouse; what they apply is in plain
 functions (``streams.vendors`` for normalize, ``streams.correlate`` for the rules,
 ``streams.warehouse.landing`` for sinks). The faust
-worker hosts them (``streams.agents.runner``) and serves ``/healthz``, ``/readyz``, ``/stats``
-(``streams.worker_web``).
+worker hosts them (``streams.agents.runner``) and serves ``/healthz``, ``/readyz``, ``/stats``,
+``/metrics`` (``streams.worker_web``).
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@
 Each keeps one set of rules per input partition, persisted in its change-log topic
 (``streams.agents.changelog``). Outputs are acknowledged before the state, and the state
 before the input offsets are committed.
+
+Alert latency (``streams_received_to_alert_seconds``) runs from the received_at of the newest
+event an alert names to the alert handed to the producer. The event is looked up only when a
+batch raised alerts: among the batch's records, and for alarm_context (due long after its
+alarm arrived) among the alarms the area stage remembers.
 """
 
 from __future__ import annotations
@@ -27,10 +32,10 @@ from streams.codecs import avro
 from streams.codecs.wire import WireFormat
 from streams.correlate.config import RuleConfig
 from streams.correlate.pipeline import AreaRules, DeviceRules, Outputs, PlateRules
-from streams.correlate.records import Correlation, Relation
+from streams.correlate.records import Alert, Correlation, Relation
 from streams.correlate.state import Stateful
 from streams.correlate.watchlist import Watchlist
-from streams.metrics import COUNTERS, Metric
+from streams.metrics import COUNTERS, HISTOGRAMS, Metric
 from streams.publisher import Publisher
 from streams.settings import Settings
 from streams.topics import TopicSpec
@@ -38,6 +43,7 @@ from streams.watchlist_topic import WatchlistFollower
 
 P = TypeVar("P")
 STATE_WRITE_SECONDS = 0.25
+Event = PlateCapture | FaceCapture | Alarm
 
 
 class RuleStage(Generic[P]):
@@ -103,12 +109,14 @@ class RuleStage(Generic[P]):
     def process(self, messages: Sequence[Any]) -> None:
         now = datetime.now(UTC)
         out = Outputs()
+        records: list[BaseModel] = []  # read again only if the batch raised alerts
         for message in messages:
             record = self.decode(message)
             if record is not None:
                 self.take(message, record, now, out)
+                records.append(record)
         self.close_windows(now, None, out)
-        self.emit(out)
+        self.emit(out, records)
         self.persist()
 
     def idle(self) -> None:
@@ -148,7 +156,7 @@ class RuleStage(Generic[P]):
             COUNTERS.add(Metric.DEAD_LETTERS, self.name)
             return None
 
-    def emit(self, out: Outputs) -> None:
+    def emit(self, out: Outputs, batch: Sequence[BaseModel] = ()) -> None:
         produce, encode = self.publisher.produce, self.wire.encode
         # A unique event also goes to the repartition topics: encode it once when the
         # public topics use single-object encoding too.
@@ -163,6 +171,8 @@ class RuleStage(Generic[P]):
         for alert in out.alerts:
             produce(self.alerts_topic, encode(alert, self.alerts_topic), alert.subject.encode())
             COUNTERS.add(Metric.ALERTS, alert.rule)
+        if out.alerts:
+            self.alert_latency(out.alerts, batch)
         for corr in out.correlations:
             if corr.relation == Relation.PERSON_VEHICLE:
                 value = encode(corr, self.correlations_topic)
@@ -184,6 +194,27 @@ class RuleStage(Generic[P]):
         for event in out.unique:
             if event.absorbed_event_ids:
                 COUNTERS.add(Metric.DUPLICATES_DROPPED, event.kind, len(event.absorbed_event_ids))
+
+    def alert_latency(self, alerts: list[Alert], batch: Sequence[BaseModel]) -> None:
+        """Observe, per rule, the time since the newest event each on-time alert names was
+        received, where that event is known (see the module's docstring)."""
+        wanted = {event_id for alert in alerts if not alert.late for event_id in alert.event_ids}
+        if not wanted:
+            return
+        received = self.held_received(wanted)
+        for record in batch:
+            if isinstance(record, Event) and record.event_id in wanted:
+                received[record.event_id] = record.received_at
+        now = time.time()
+        for alert in alerts:
+            times = [received[e] for e in alert.event_ids if e in received]
+            if times and not alert.late:
+                latency = max(0.0, now - max(times).timestamp())
+                HISTOGRAMS.observe(Metric.RECEIVED_TO_ALERT, alert.rule, latency)
+
+    def held_received(self, event_ids: set[str]) -> dict[str, datetime]:
+        """received_at of events outside the batch that this stage remembers."""
+        return {}
 
     def flush(self, stopping: threading.Event) -> None:
         self.publisher.flush_sync(timeout=300)  # outputs first,
@@ -381,6 +412,11 @@ class PlatesStage(RuleStage[PlateRules]):
             part.expire()
 
 
+# Alarms whose received_at the area stage keeps for alert latency (alarms are few; the oldest
+# go first, and those that never fire, e.g. state stop, are dropped that way).
+ALARMS_REMEMBERED = 100_000
+
+
 class AreaStage(RuleStage[AreaRules]):
     name = "area"
     inputs = (topics.AREA,)
@@ -388,7 +424,12 @@ class AreaStage(RuleStage[AreaRules]):
 
     def __init__(self, settings: Settings, publisher: Publisher, wire: WireFormat) -> None:
         self.idle_clock = IdleClock()
+        self.alarms_received: dict[str, datetime] = {}
         super().__init__(settings, publisher, wire)
+
+    def held_received(self, event_ids: set[str]) -> dict[str, datetime]:
+        held = self.alarms_received
+        return {e: held.pop(e) for e in event_ids if e in held}
 
     def new_rules(self, config: RuleConfig) -> AreaRules:
         return AreaRules(config)
@@ -401,6 +442,10 @@ class AreaStage(RuleStage[AreaRules]):
         if isinstance(record, PlateCapture | FaceCapture | Alarm):
             self.parts.get(message.partition()).on_event(record)
             self.idle_clock.seen(message.partition(), record.received_at, now)
+            if isinstance(record, Alarm):
+                self.alarms_received[record.event_id] = record.received_at
+                if len(self.alarms_received) > ALARMS_REMEMBERED:
+                    del self.alarms_received[next(iter(self.alarms_received))]
 
     def close_windows(self, now: datetime, clock: datetime | None, out: Outputs) -> None:
         for partition, part in self.parts.items().items():

@@ -88,7 +88,7 @@ class NormalizeStage:
                     reasons.append(f"{source}: event {event.event_id} cannot be encoded: {exc}")
                     continue
                 produce(self.output[event.kind], value, event.device_id.encode())
-                COUNTERS.add(Metric.CANONICAL_EVENTS_OUT, event.kind)
+                COUNTERS.add(Metric.CANONICAL_EVENTS_OUT, (source, event.kind))
             if reasons:
                 self._dead_letters(source, message, reasons)
             if result.skipped is not None:

@@ -12,6 +12,9 @@ most every ``checkpoint_seconds`` of the stage, after every batch for warehouse 
 insert succeeded, and a stateful stage's change log written) before the offsets are committed:
 delivery is at-least-once and nothing is committed past unfinished work. A stage that raises
 stops the worker (no commit for what it had not made durable).
+
+Between batches, at most every few seconds, the runner sets the stage's consumer-lag gauge;
+the time its loop last came round is what the worker's ``/healthz`` checks.
 """
 
 from __future__ import annotations
@@ -27,10 +30,18 @@ import mode
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.kafka_admin import LIBRDKAFKA_LOGGER
+from streams.metrics import GAUGES, Metric
 from streams.settings import Settings
 from streams.warehouse.landing import Stopped
 
 log = logging.getLogger(__name__)
+
+# A batch may wait this long for a warehouse outage; past it the consumer has left its group
+# (max.poll.interval.ms), so a loop that has not come round for longer is wedged.
+MAX_POLL_INTERVAL_SECONDS = 600.0
+# Consumer lag is measured between batches at most this often (never per message).
+LAG_SECONDS = 5.0
+LAG_TIMEOUT_SECONDS = 1.0
 
 
 class Stage(Protocol):
@@ -87,6 +98,8 @@ class StageRunner(threading.Thread):
         self.batches = 0  # checkpoints that committed offsets
         self.pending: dict[tuple[str, int], int] = {}  # highest processed offset, uncommitted
         self.checkpointed = time.monotonic()
+        self.looped = time.monotonic()  # the last time the loop came round (liveness)
+        self.lag_measured = 0.0
 
     def _consumer(self) -> Consumer:
         return Consumer(
@@ -95,7 +108,7 @@ class StageRunner(threading.Thread):
                 "group.id": f"{self.settings.app_id}.{self.stage.name}",
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
-                "max.poll.interval.ms": 600_000,  # a batch waits for a warehouse outage this long
+                "max.poll.interval.ms": int(MAX_POLL_INTERVAL_SECONDS * 1000),
                 # The broker answers a fetch at once when data is there, else within the
                 # stage's batch wait (its default of 500 ms would sit on the path to alerts).
                 "fetch.wait.max.ms": max(10, int(self.stage.batch_wait * 1000)),
@@ -114,7 +127,10 @@ class StageRunner(threading.Thread):
                 list(self.stage.topics), on_assign=self._assigned, on_revoke=self._revoked
             )
             while not self.stopping.is_set():
+                self.looped = time.monotonic()
                 self._one_batch(consumer)
+                if self.looped - self.lag_measured >= LAG_SECONDS:
+                    self._measure_lag(consumer)
             self._checkpoint(consumer)  # a clean stop leaves nothing to redeliver
         except Stopped:
             log.info(
@@ -134,6 +150,7 @@ class StageRunner(threading.Thread):
         if isinstance(self.stage, StatefulStage):
             self.stage.assign(sorted({tp.partition for tp in partitions}))
         self.ready.set()
+        self.lag_measured = 0.0  # measure the new assignment after the next batch
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Make what was processed durable and committed before another worker takes over.
@@ -194,8 +211,61 @@ class StageRunner(threading.Thread):
         self.batches += 1
         self.stage.after_commit()
 
+    def _measure_lag(self, consumer: Consumer) -> None:
+        """The consumer-lag gauge of each input topic. A topic with a partition not fetched yet
+        keeps its last value; one with no partition assigned here is 0."""
+        self.lag_measured = time.monotonic()
+        try:
+            assigned = consumer.assignment()
+            measured = partition_lag(consumer, assigned) if assigned else {}
+        except KafkaException as exc:  # metrics never stop a stage
+            log.debug("stage %s: consumer lag not measured: %s", self.stage.name, exc)
+            return
+        unknown = {tp.topic for tp in assigned if (tp.topic, tp.partition) not in measured}
+        lag = dict.fromkeys(self.stage.topics, 0)
+        for (topic, _partition), behind in measured.items():
+            lag[topic] = lag.get(topic, 0) + behind
+        for topic, behind in lag.items():
+            if topic not in unknown:
+                GAUGES.set(Metric.CONSUMER_LAG, (self.stage.name, topic), behind)
+
     def stop(self) -> None:
         self.stopping.set()
+
+    def problem(self) -> str | None:
+        """Why this stage is not healthy, or None: its thread ended, or its loop is wedged."""
+        if self.ident is None or self.stopping.is_set():
+            return None  # not started yet, or stopping with the worker
+        if not self.is_alive():
+            return f"stage {self.stage.name}: its thread has ended"
+        stuck = time.monotonic() - self.looped
+        if stuck > MAX_POLL_INTERVAL_SECONDS:
+            return f"stage {self.stage.name}: its loop has not come round for {stuck:.0f}s"
+        return None
+
+
+def partition_lag(
+    consumer: Consumer, partitions: list[TopicPartition]
+) -> dict[tuple[str, int], int]:
+    """Messages not yet read per assigned partition: high watermark minus the position.
+
+    Watermarks are the ones the fetcher cached from the broker's fetch responses (asking the
+    broker takes hundreds of milliseconds per partition). A partition nothing was read from
+    since it was assigned has no position: it starts at the committed offset, or at the log's
+    beginning (``auto.offset.reset`` earliest). Partitions not fetched yet are left out.
+    """
+    start = {(tp.topic, tp.partition): tp.offset for tp in consumer.position(partitions)}
+    unread = [TopicPartition(t, p) for (t, p), offset in start.items() if offset < 0]
+    if unread:
+        for tp in consumer.committed(unread, timeout=LAG_TIMEOUT_SECONDS):
+            start[(tp.topic, tp.partition)] = tp.offset
+    lag = {}
+    for (topic, partition), offset in start.items():
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+        begin = offset if offset >= 0 else low
+        if high >= 0 and begin >= 0:
+            lag[(topic, partition)] = max(0, high - begin)
+    return lag
 
 
 class StageService(mode.Service):
@@ -224,3 +294,7 @@ class StageService(mode.Service):
 
     def ready(self) -> bool:
         return all(r.is_alive() and r.ready.is_set() for r in self.runners)
+
+    def problems(self) -> list[str]:
+        """What keeps the stages from being healthy (empty when every one is)."""
+        return [p for p in (r.problem() for r in self.runners) if p is not None]

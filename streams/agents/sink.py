@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams import deadletters, topics
-from streams.agents.warehouse_stage import WarehouseStage
+from streams.agents.warehouse_stage import WarehouseStage, received_samples
 from streams.codecs.avro import MAGIC, AvroDecodeError, default_store
 from streams.codecs.wire import WireFormat
 from streams.errors import WarehouseError
@@ -140,12 +140,23 @@ class WarehouseSinkStage(WarehouseStage):
     def _prepare_group(self, schema: _Schema, messages: list[Any]) -> None:
         data = container(schema.schema_json, [m.value()[10:] for m in messages])
         positions = [(m.topic(), m.partition(), m.offset()) for m in messages]
+        # The engine maps the bodies unread: a few are decoded here for their received_at.
+        received = received_samples(messages, self._received_at)
         for mapping in schema.mappings:
             label = f"{mapping.table}@{schema.fingerprint.hex()}"
             insert = _MappedInsert(
                 self, mapping, label, messages, data, dedup_token(label, offset_ranges(positions))
             )
-            self.prepare_insert(label, mapping.table, insert)
+            # A filtered mapping (face_vectors) lands a row for some bodies only.
+            self.prepare_insert(
+                label, mapping.table, insert, received if mapping.where is None else None
+            )
+
+    def _received_at(self, message: Any) -> Any:
+        try:
+            return self.wire.decode_datum(message.value()).get("received_at")
+        except Exception:  # a sample never stops the sink; the insert deals with bad bodies
+            return None
 
     def python_rows(self, table: str, label: str, messages: Sequence[Any]) -> tuple[list[Row], str]:
         """The rows for ``table`` of messages the engine refused, decoded here, and their

@@ -6,18 +6,50 @@ table, :meth:`prepare_insert` for any other insert); the runner then calls ``flu
 lands them one by one. An insert that landed is not made again while a later one is retried
 (its token would absorb the repeat, but it costs an insert). The runner commits after ``flush``
 returns, so an outage holds the committed offsets.
+
+Each landed insert is measured: its rows, the duration of the attempt that landed, and the time
+from its events' ``received_at`` to now. Reading received_at costs a decode per row on the
+engine path, so only up to ``LATENCY_SAMPLES`` evenly spaced rows of an insert are read, each
+standing for its share of the rows (the histogram still counts every row).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
-from streams.metrics import COUNTERS, Metric
+from streams.metrics import COUNTERS, HISTOGRAMS, Metric
 from streams.settings import Settings
 from streams.warehouse.base import Row, Warehouse
 from streams.warehouse.landing import Backoff, dedup_token, land_with_retry, offset_ranges
+
+T = TypeVar("T")
+LATENCY_SAMPLES = 32
+# When rows of an insert were received: (epoch seconds, rows that sample stands for).
+Received = list[tuple[float, int]]
+
+
+def received_samples(items: Sequence[T], received_at: Callable[[T], Any]) -> Received:
+    """Up to ``LATENCY_SAMPLES`` evenly spaced items' received times (datetime or epoch
+    milliseconds, None when unknown), each weighted by the items it stands for."""
+    n = len(items)
+    k = min(n, LATENCY_SAMPLES)
+    out: Received = []
+    for i in range(k):
+        first, after = i * n // k, (i + 1) * n // k
+        value = received_at(items[first])
+        if isinstance(value, datetime):
+            out.append((value.timestamp(), after - first))
+        elif isinstance(value, int | float):
+            out.append((value / 1000, after - first))
+    return out
+
+
+def _row_received_at(row: Row) -> Any:
+    return row.get("received_at")
 
 
 class WarehouseStage:
@@ -32,8 +64,9 @@ class WarehouseStage:
         self.batch_size = settings.sink_batch_size
         self.batch_wait = settings.sink_flush_seconds
         self.checkpoint_seconds = 0.0  # every batch: inserts are large, commits follow them
-        # Key -> (table, one attempt at the insert, returning the rows landed), until landed.
-        self.unlanded: dict[str, tuple[str, Callable[[], int]]] = {}
+        # Key -> (table, one attempt at the insert returning the rows landed, when its rows
+        # were received), until landed.
+        self.unlanded: dict[str, tuple[str, Callable[[], int], Received]] = {}
 
     def process(self, messages: Sequence[Any]) -> None:
         raise NotImplementedError
@@ -45,22 +78,28 @@ class WarehouseStage:
         the same messages always give the same token, so a redelivered batch is absorbed."""
         token = dedup_token(table, offset_ranges(positions))
         self.prepare_insert(
-            table, table, lambda: self.warehouse.insert(table, rows, dedup_token=token)
+            table,
+            table,
+            lambda: self.warehouse.insert(table, rows, dedup_token=token),
+            received_samples(rows, _row_received_at),
         )
 
-    def prepare_insert(self, key: str, table: str, insert: Callable[[], int]) -> None:
-        """An insert into ``table`` for this batch, under a ``key`` unique in the batch."""
+    def prepare_insert(
+        self, key: str, table: str, insert: Callable[[], int], received: Received | None = None
+    ) -> None:
+        """An insert into ``table`` for this batch, under a ``key`` unique in the batch;
+        ``received``: when its rows were received (see ``received_samples``), if known."""
         if key in self.unlanded:
             # The runner flushes after every batch; rows of two batches under one token would
             # make a later redelivery of either look new.
             raise RuntimeError(f"{self.name}: rows for {key} prepared twice without a flush")
-        self.unlanded[key] = (table, insert)
+        self.unlanded[key] = (table, insert, received or [])
 
     def flush(self, stopping: threading.Event) -> None:
         for key in list(self.unlanded):
-            table, insert = self.unlanded[key]
+            table, insert, received = self.unlanded[key]
             landed = land_with_retry(
-                insert,
+                _timed(table, insert),
                 self.backoff,
                 stopping,
                 what=table,
@@ -69,6 +108,22 @@ class WarehouseStage:
             del self.unlanded[key]
             COUNTERS.add(Metric.ROWS_LANDED, table, landed)
             COUNTERS.add(Metric.SINK_BATCHES, table)
+            HISTOGRAMS.observe(Metric.SINK_BATCH_ROWS, table, landed)
+            now = time.time()
+            for at, rows in received:
+                HISTOGRAMS.observe(Metric.RECEIVED_TO_LANDED, table, max(0.0, now - at), rows)
 
     def after_commit(self) -> None:
         return None
+
+
+def _timed(table: str, insert: Callable[[], int]) -> Callable[[], int]:
+    """The insert, its duration observed when it lands (failed attempts are counted apart)."""
+
+    def attempt() -> int:
+        started = time.perf_counter()
+        landed = insert()
+        HISTOGRAMS.observe(Metric.SINK_INSERT_SECONDS, table, time.perf_counter() - started)
+        return landed
+
+    return attempt

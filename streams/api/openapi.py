@@ -192,6 +192,20 @@ def openapi_spec(version: str) -> dict[str, Any]:
                 "responses": {"200": {"description": "OK."}, "503": {"description": "Not ready."}},
             }
         }
+    paths["/metrics"] = {
+        "get": {
+            "summary": "Prometheus metrics of this process (text exposition format 0.0.4): "
+            "searches by kind and outcome, search latency; with `streams run`, the pipeline's.",
+            "operationId": "metrics",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "The metrics.",
+                    "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    }
     return {
         "openapi": "3.1.0",
         "info": {

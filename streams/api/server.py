@@ -1,4 +1,5 @@
-"""The search API over HTTP (aiohttp, JSON): search, audit trail, users, watchlist, health.
+"""The search API over HTTP (aiohttp, JSON): search, audit trail, users, watchlist, health,
+metrics (``/metrics``, Prometheus text format; searches counted by kind and outcome, timed).
 
 Every data route needs ``Authorization: Bearer KEY``; the role decides what the key may do
 (``streams.search.access``). Warehouse work runs on one worker thread so the event loop (in
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -26,8 +28,10 @@ from streams import __version__
 from streams.api.openapi import openapi_spec
 from streams.correlate.records import DEFAULT_PRIORITY, WatchlistEntry
 from streams.errors import UserError
+from streams.metrics import CONTENT_TYPE, COUNTERS, HISTOGRAMS, Metric, render
 from streams.search.access import AuthenticationError, Permission, PermissionDenied
 from streams.search.audit import AuditQuery
+from streams.search.queries import KINDS
 from streams.search.service import SearchService, validation_message
 from streams.settings import Settings
 from streams.watchlist_cli import build_entry, parse_time
@@ -107,7 +111,34 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_spec(__version__))
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """Every metric of this process (with ``streams run``, the pipeline's too)."""
+    return web.Response(body=render().encode(), headers={"Content-Type": CONTENT_TYPE})
+
+
+# What the error middleware answers with a 4xx (key, role, reason, parameters): the search was
+# refused, not failed. AuthenticationError and PermissionDenied are UserErrors.
+_REFUSALS = (ValidationError, UserError, ValueError)
+
+
 async def search(request: web.Request) -> web.Response:
+    kind = request.match_info["kind"]
+    label = kind if kind in KINDS else "unknown"  # the path is the client's: bound the labels
+    started = time.perf_counter()
+    outcome = "failed"
+    try:
+        response = await _search(request)
+        outcome = "answered"
+        HISTOGRAMS.observe(Metric.API_SEARCH_SECONDS, label, time.perf_counter() - started)
+        return response
+    except _REFUSALS:
+        outcome = "refused"
+        raise
+    finally:
+        COUNTERS.add(Metric.API_SEARCHES, (label, outcome))
+
+
+async def _search(request: web.Request) -> web.Response:
     body = await _json_body(request)
     query = body.get("query", {})
     if not isinstance(query, dict):
@@ -229,6 +260,7 @@ def build_api(service: SearchService, settings: Settings) -> web.Application:
     app[EXECUTOR] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="search")
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_post("/api/v1/search/{kind}", search)
     app.router.add_get("/api/v1/audit", audit)

@@ -8,7 +8,9 @@ Routes:
 - Hikvision ISAPI push: ``POST /ISAPI/...`` and ``POST /hikvision/...`` (XML, JSON, multipart);
 - Uniview LAPI: ``POST /LAPI/{version}/System/Event/Notification/...``;
 - any source: ``POST /push/{source}`` (Dahua event parts from a collector, ONVIF, Frigate);
-- ``/healthz``, ``/readyz``, ``/stats``.
+- ``/healthz`` (the producer's poll thread runs), ``/readyz`` (the broker answers a metadata
+  request, cached a few seconds, and the send queue has room), ``/stats`` (counters as JSON),
+  ``/metrics`` (Prometheus text format).
 
 The device key is, in order: header ``X-Device-Id``, query ``device``, header ``User-Identify``
 (GA/T 1400), the first ``DeviceID`` of a GA/T 1400 batch, the peer address.
@@ -18,17 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 from aiohttp import web
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaException
 
 from streams.gateway import viid
-from streams.kafka_admin import LIBRDKAFKA_LOGGER
-from streams.metrics import COUNTERS, Metric
+from streams.gateway.producer import RawProducer, Readiness
+from streams.metrics import CONTENT_TYPE, COUNTERS, GAUGES, HISTOGRAMS, Metric, render
 from streams.settings import Settings
 from streams.topics import SOURCES, raw_topic_name
 
@@ -38,72 +40,31 @@ log = logging.getLogger(__name__)
 # ``gateway_replay_clock`` (a replay keeps recorded traffic's event time consistent).
 REPLAY_RECEIVED_AT = "X-Replay-Received-At"
 
+__all__ = ["REPLAY_RECEIVED_AT", "RawProducer", "create_gateway", "run_gateway"]
 
-class RawProducer:
-    """An idempotent producer whose deliveries resolve asyncio futures."""
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
-    def __init__(self, settings: Settings) -> None:
-        self._producer = Producer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap_servers,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 2,
-                "compression.type": "lz4",
-                "queue.buffering.max.messages": settings.gateway_queue_messages,
-                "message.max.bytes": settings.gateway_max_body_bytes + 65536,
-                "logger": LIBRDKAFKA_LOGGER,
-            }
-        )
-        self._stop = threading.Event()
-        self._poller = threading.Thread(target=self._poll, name="gateway-producer", daemon=True)
-        self._poller.start()
 
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self._producer.poll(0.05)
+def _timed(route: str, handler: Handler) -> Handler:
+    """The handler, its answer time observed per route kind (errors included)."""
 
-    def send(
-        self,
-        topic: str,
-        key: bytes,
-        value: bytes,
-        headers: list[tuple[str, str | bytes | None]],
-        timestamp_ms: int = 0,
-    ) -> asyncio.Future[None] | None:
-        """A future of the delivery, or None when the local queue is full (backpressure)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-
-        def delivered(err: Any, _msg: Any) -> None:
-            def settle() -> None:
-                if future.done():
-                    return
-                if err is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(KafkaException(err))
-
-            loop.call_soon_threadsafe(settle)
-
+    async def timed(request: web.Request) -> web.Response:
+        started = time.perf_counter()
         try:
-            self._producer.produce(
-                topic, value, key, headers=headers, on_delivery=delivered, timestamp=timestamp_ms
-            )
-        except BufferError:
-            return None
-        return future
+            return await handler(request)
+        finally:
+            elapsed = time.perf_counter() - started
+            HISTOGRAMS.observe(Metric.GATEWAY_REQUEST_SECONDS, route, elapsed)
 
-    def close(self, timeout: float = 10.0) -> None:
-        self._producer.flush(timeout)
-        self._stop.set()
-        self._poller.join(timeout)
+    return timed
 
 
 class Gateway:
     def __init__(self, settings: Settings, producer: RawProducer) -> None:
         self.settings = settings
         self.producer = producer
+        # Any raw topic: the broker answering for it is what readiness needs to know.
+        self.readiness = Readiness(producer, settings.topic(raw_topic_name(SOURCES[0])))
 
     def _key(self, request: web.Request, fallback: str | None = None) -> str:
         return (
@@ -238,29 +199,47 @@ class Gateway:
     # -- health ----------------------------------------------------------------------------
 
     async def healthz(self, _request: web.Request) -> web.Response:
+        if not self.producer.alive():
+            reason = "the producer's poll thread is not running"
+            return web.json_response({"status": "unhealthy", "reason": reason}, status=503)
         return web.json_response({"status": "ok"})
+
+    async def readyz(self, _request: web.Request) -> web.Response:
+        reason = await self.readiness.problem()
+        if reason is not None:
+            return web.json_response({"status": "not ready", "reason": reason}, status=503)
+        return web.json_response({"status": "ready"})
 
     async def stats(self, _request: web.Request) -> web.Response:
         return web.json_response({"counters": COUNTERS.snapshot()})
+
+    async def metrics(self, _request: web.Request) -> web.Response:
+        GAUGES.set(Metric.GATEWAY_QUEUE, "", self.producer.queued())
+        return web.Response(body=render().encode(), headers={"Content-Type": CONTENT_TYPE})
 
 
 def create_gateway(settings: Settings, producer: RawProducer) -> web.Application:
     gateway = Gateway(settings, producer)
     app = web.Application(client_max_size=settings.gateway_max_body_bytes)
+    system = _timed("viid_system", gateway.viid_system)
+    batch = _timed("viid_batch", gateway.viid_batch)
+    hikvision = _timed("hikvision", gateway.hikvision)
+    uniview = _timed("uniview", gateway.uniview)
     app.add_routes(
         [
-            web.post("/VIID/System/{action:Register|UnRegister|Keepalive}", gateway.viid_system),
-            web.get("/VIID/System/{action:Time}", gateway.viid_system),
-            web.post("/VIID/MotorVehicles", gateway.viid_batch),
-            web.post("/VIID/Faces", gateway.viid_batch),
-            web.post("/VIID/SubscribeNotifications", gateway.viid_batch),
-            web.post("/ISAPI/{tail:.*}", gateway.hikvision),
-            web.post("/hikvision{tail:.*}", gateway.hikvision),
-            web.post("/LAPI/{version}/System/Event/Notification/{tail:.*}", gateway.uniview),
-            web.post("/push/{source}", gateway.push),
+            web.post("/VIID/System/{action:Register|UnRegister|Keepalive}", system),
+            web.get("/VIID/System/{action:Time}", system),
+            web.post("/VIID/MotorVehicles", batch),
+            web.post("/VIID/Faces", batch),
+            web.post("/VIID/SubscribeNotifications", batch),
+            web.post("/ISAPI/{tail:.*}", hikvision),
+            web.post("/hikvision{tail:.*}", hikvision),
+            web.post("/LAPI/{version}/System/Event/Notification/{tail:.*}", uniview),
+            web.post("/push/{source}", _timed("push", gateway.push)),
             web.get("/healthz", gateway.healthz),
-            web.get("/readyz", gateway.healthz),
+            web.get("/readyz", gateway.readyz),
             web.get("/stats", gateway.stats),
+            web.get("/metrics", gateway.metrics),
         ]
     )
     return app

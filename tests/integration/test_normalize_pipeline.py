@@ -63,7 +63,8 @@ def test_good_payloads_become_events_and_bad_ones_dead_letters(
 
     counters = stats["counters"]
     assert counters["streams_raw_events_in_total"]["gat1400"] == len(good) + len(bad)
-    assert counters["streams_canonical_events_out_total"]["plate"] == len(good)
+    # Labelled by source and kind, joined by "/" in /stats.
+    assert counters["streams_canonical_events_out_total"] == {"gat1400/plate": len(good)}
     assert counters["streams_dead_letters_total"]["gat1400"] == len(bad)
 
 
