@@ -66,6 +66,13 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    if args.print_clustered:
+        return _print_clustered(args)
+    if args.cluster is not None or args.database is not None:
+        raise UserError(
+            "--cluster and --database go with --print-clustered; the cluster `streams migrate` "
+            "applies is STREAMS_WAREHOUSE_CLUSTER"
+        )
     from streams.warehouse import open_warehouse
     from streams.warehouse.retention import bring_up_to_date
 
@@ -79,6 +86,14 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     if retimed:
         print(f"retention set from the settings on {', '.join(r.table for r in retimed)}")
     print(f"warehouse {warehouse.description} is up to date ({len(done)} applied now)")
+    return 0
+
+
+def _print_clustered(args: argparse.Namespace) -> int:
+    from streams.warehouse.clustered import DEFAULT_CLUSTER
+    from streams.warehouse.migrations import clustered_schema
+
+    print(clustered_schema(args.cluster or DEFAULT_CLUSTER, args.database), end="")
     return 0
 
 
@@ -335,7 +350,33 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--loglevel", default="warn", choices=LOG_LEVELS)
     worker.set_defaults(handler=cmd_worker)
 
-    migrate = sub.add_parser("migrate", help="apply pending warehouse migrations")
+    migrate = sub.add_parser(
+        "migrate",
+        help="apply pending warehouse migrations (or print the clustered schema)",
+        description="Applies the pending migrations of schemas/clickhouse/ to the warehouse of "
+        "STREAMS_WAREHOUSE_URL, then sets each table's retention from the settings. With "
+        "STREAMS_WAREHOUSE_CLUSTER set (clickhouse:// only) it applies their clustered form: "
+        "Replicated *_local tables and Distributed tables over them, ON CLUSTER "
+        "(docs/clickhouse-cluster.md). --print-clustered prints that clustered schema instead, "
+        "connecting nowhere.",
+    )
+    migrate.add_argument(
+        "--print-clustered",
+        action="store_true",
+        help="print the clustered schema derived from the migrations and exit (no connection)",
+    )
+    migrate.add_argument(
+        "--cluster",
+        metavar="NAME",
+        help="with --print-clustered: the cluster name or {macro} (default '{cluster}', the "
+        "macro the Altinity operator defines on every node)",
+    )
+    migrate.add_argument(
+        "--database",
+        metavar="NAME",
+        help="with --print-clustered: qualify every name with this database, as `streams "
+        "migrate` does (default: unqualified names)",
+    )
     migrate.set_defaults(handler=cmd_migrate)
 
     topics = sub.add_parser("topics", help="create or list the declared Kafka topics")

@@ -6,18 +6,21 @@ Defaults work on a laptop: the local broker from ``streams dev kafka up`` and th
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streams.correlate.config import RuleConfig
 from streams.errors import ConfigError
 
 WAREHOUSE_SCHEMES = ("chdb", "clickhouse")
+# A cluster name goes into DDL text: a plain name, or a {macro} the servers define.
+CLUSTER_NAME = re.compile(r"^(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z0-9_][A-Za-z0-9_.-]*)$")
 
 
 class Settings(BaseSettings):
@@ -53,6 +56,11 @@ class Settings(BaseSettings):
         None, description="ClickHouse password, if not in the URL."
     )
     warehouse_database: str = Field("streams", description="Database for the embedded warehouse.")
+    warehouse_cluster: str | None = Field(
+        None,
+        description="ClickHouse cluster name for the clustered schema (server mode only; "
+        "None = single node). See docs/clickhouse-cluster.md.",
+    )
 
     # Sink
     stage_batch_size: int = Field(
@@ -184,6 +192,23 @@ class Settings(BaseSettings):
         scheme = urlsplit(value).scheme
         if scheme not in WAREHOUSE_SCHEMES:
             raise ValueError(f"warehouse URL {value!r} must start with chdb:// or clickhouse://")
+        return value
+
+    @field_validator("warehouse_cluster")
+    @classmethod
+    def _cluster_on_a_server(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:
+            return None
+        if not CLUSTER_NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not a cluster name (letters, digits, _ . -) or a {{macro}}"
+            )
+        url = info.data.get("warehouse_url")  # absent when the URL itself was refused
+        if url is not None and urlsplit(url).scheme == "chdb":
+            raise ValueError(
+                "a cluster needs ClickHouse servers, but STREAMS_WAREHOUSE_URL is chdb:// (the "
+                "embedded engine is one node): set a clickhouse:// URL or unset the cluster"
+            )
         return value
 
     def environment(self, base: dict[str, str]) -> dict[str, str]:

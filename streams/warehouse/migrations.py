@@ -3,6 +3,9 @@
 A migration file is ``NNNN_name.sql``: statements separated by ``;`` at the end of a line.
 Applied migrations are recorded with a checksum; a file that changed after it was applied is an
 error (migrations are frozen: fix forward with a new one).
+
+On a cluster (``cluster`` given) the same files are applied in their clustered form
+(:mod:`streams.warehouse.clustered`); the checksums stay those of the files.
 """
 
 from __future__ import annotations
@@ -15,9 +18,22 @@ from pathlib import Path
 
 from streams.errors import WarehouseError
 from streams.warehouse.base import Warehouse
+from streams.warehouse.clustered import (
+    DEFAULT_CLUSTER,
+    checked_cluster,
+    checked_database,
+    clustered_statements,
+    render_clustered_schema,
+)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "schemas" / "clickhouse"
+CLUSTERED_SCHEMA_FILE = MIGRATIONS_DIR / "clustered" / "schema.sql"
 MIGRATIONS_TABLE = "schema_migrations"
+MIGRATIONS_TABLE_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} ("
+    " version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC')"
+    ") ENGINE = MergeTree ORDER BY version"
+)
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _STATEMENT_END = re.compile(r";\s*$", re.MULTILINE)
 
@@ -27,6 +43,10 @@ class Migration:
     version: int
     name: str
     sql: str
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.version:04d}_{self.name}.sql"
 
     @property
     def checksum(self) -> str:
@@ -58,23 +78,38 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-def applied_migrations(warehouse: Warehouse) -> dict[int, str]:
+def applied_migrations(warehouse: Warehouse, *, cluster: str | None = None) -> dict[int, str]:
     """Version -> checksum of the migrations already applied."""
-    warehouse.command(
-        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} ("
-        " version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC')"
-        ") ENGINE = MergeTree ORDER BY version"
-    )
+    if cluster is None:
+        warehouse.command(MIGRATIONS_TABLE_DDL)
+    else:
+        _clustered_migrations_table(warehouse, cluster)
     rows = warehouse.query(
         f"SELECT version, checksum FROM {MIGRATIONS_TABLE} ORDER BY version"  # noqa: S608  (constant)
     )
     return {int(r["version"]): str(r["checksum"]) for r in rows}
 
 
-def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Apply the pending migrations in order; return the ones applied now."""
+def migrate(
+    warehouse: Warehouse, directory: Path = MIGRATIONS_DIR, *, cluster: str | None = None
+) -> list[Migration]:
+    """Apply the pending migrations in order; return the ones applied now.
+
+    With ``cluster``, the clustered form of each migration is applied (ON CLUSTER DDL).
+    """
     migrations = load_migrations(directory)
-    applied = applied_migrations(warehouse)
+    # Each migration is translated before anything runs: one without a clustered form stops
+    # the run before it changes anything.
+    statements = {m.version: m.statements() for m in migrations}
+    if cluster is not None:
+        database = _current_database(warehouse)
+        statements = {
+            m.version: clustered_statements(
+                statements[m.version], cluster, database, origin=m.file_name
+            )
+            for m in migrations
+        }
+    applied = applied_migrations(warehouse, cluster=cluster)
     for migration in migrations:
         recorded = applied.get(migration.version)
         if recorded is not None and recorded != migration.checksum:
@@ -92,7 +127,7 @@ def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[Migr
     for migration in migrations:
         if migration.version in applied:
             continue
-        for statement in migration.statements():
+        for statement in statements[migration.version]:
             warehouse.command(statement)
         warehouse.insert(
             MIGRATIONS_TABLE,
@@ -107,3 +142,44 @@ def migrate(warehouse: Warehouse, directory: Path = MIGRATIONS_DIR) -> list[Migr
         )
         done.append(migration)
     return done
+
+
+def clustered_schema(
+    cluster: str = DEFAULT_CLUSTER, database: str | None = None, directory: Path = MIGRATIONS_DIR
+) -> str:
+    """The whole clustered schema as SQL text: the migrations table, then every migration."""
+    parts: list[tuple[str, list[str]]] = [
+        (f"{MIGRATIONS_TABLE}: the record of applied migrations", [MIGRATIONS_TABLE_DDL])
+    ]
+    parts += [(m.file_name, m.statements()) for m in load_migrations(directory)]
+    return render_clustered_schema(parts, cluster, database)
+
+
+def _current_database(warehouse: Warehouse) -> str:
+    rows = warehouse.query("SELECT currentDatabase() AS db")
+    return checked_database(str(rows[0]["db"]))
+
+
+def _clustered_migrations_table(warehouse: Warehouse, cluster: str) -> None:
+    """The migrations table, replicated to every node, made on the first run only: ON CLUSTER
+    DDL waits for every node, which every process start should not."""
+    found = warehouse.query(
+        "SELECT engine FROM system.tables "
+        "WHERE database = currentDatabase() AND name = {name:String}",
+        {"name": MIGRATIONS_TABLE},
+    )
+    if found and str(found[0]["engine"]).startswith("Replicated"):
+        return
+    if found:
+        raise WarehouseError(
+            "this database was migrated for a single node (its schema_migrations is not "
+            "replicated): the clustered schema starts on a new database "
+            "(docs/clickhouse-cluster.md), or unset STREAMS_WAREHOUSE_CLUSTER"
+        )
+    database = _current_database(warehouse)
+    # The other nodes may not have the database yet; the migrations need it everywhere.
+    warehouse.command(
+        f"CREATE DATABASE IF NOT EXISTS {database} ON CLUSTER '{checked_cluster(cluster)}'"
+    )
+    for statement in clustered_statements([MIGRATIONS_TABLE_DDL], cluster, database):
+        warehouse.command(statement)

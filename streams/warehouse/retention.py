@@ -3,7 +3,8 @@
 Retention is a setting, not part of the frozen migrations: ``apply_retention`` runs after them
 and changes a table's TTL only when it differs from the setting, so a restart costs nothing.
 A changed TTL applies to new parts and to existing parts as they merge
-(``materialize_ttl_after_modify = 0``: no rewrite of the whole table at start).
+(``materialize_ttl_after_modify = 0``: no rewrite of the whole table at start). On a cluster the
+TTL is that of the tables holding the rows (``<table>_local`` on every shard, ON CLUSTER).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from streams.errors import WarehouseError
 from streams.settings import Settings
 from streams.warehouse.base import Warehouse, checked_identifier
+from streams.warehouse.clustered import alter_target, local_table
 from streams.warehouse.migrations import Migration, migrate
 
 
@@ -66,18 +68,21 @@ def current_ttls(warehouse: Warehouse, tables: list[str]) -> dict[str, str | Non
 
 def apply_retention(warehouse: Warehouse, settings: Settings) -> list[Retention]:
     """Set each table's TTL from the settings where it differs; return the ones changed."""
+    cluster = settings.warehouse_cluster
     plan = retention_plan(settings)
-    current = current_ttls(warehouse, [r.table for r in plan])
-    missing = [r.table for r in plan if r.table not in current]
+    # The table whose TTL counts: the one holding the rows (on a cluster, a node's local one).
+    stored = {r.table: r.table if cluster is None else local_table(r.table) for r in plan}
+    current = current_ttls(warehouse, list(stored.values()))
+    missing = [stored[r.table] for r in plan if stored[r.table] not in current]
     if missing:
         raise WarehouseError(f"tables {missing} do not exist: run `streams migrate` first")
     changed = []
     for retention in plan:
         ttl = retention.ttl
-        if current[retention.table] == ttl:
+        if current[stored[retention.table]] == ttl:
             continue
         warehouse.command(
-            f"ALTER TABLE {checked_identifier(retention.table)} MODIFY TTL {ttl} "
+            f"ALTER TABLE {alter_target(retention.table, cluster)} MODIFY TTL {ttl} "
             "SETTINGS materialize_ttl_after_modify = 0"
         )
         changed.append(retention)
@@ -89,5 +94,5 @@ def bring_up_to_date(
 ) -> tuple[list[Migration], list[Retention]]:
     """Pending migrations applied, then retention set from the settings: what every process
     that opens the warehouse does first. Returns what changed."""
-    done = migrate(warehouse)
+    done = migrate(warehouse, cluster=settings.warehouse_cluster)
     return done, apply_retention(warehouse, settings)

@@ -55,7 +55,9 @@ class ServerWarehouse:
         columns = list(rows[0].keys())
         column_sql = ", ".join(checked_identifier(c) for c in columns)
         values = [tuple(row[c] for c in columns) for row in rows]
-        settings: dict[str, Any] = {"async_insert": 0}
+        # insert_distributed_sync (distributed_foreground_insert): through a Distributed table
+        # (clustered schema) the insert returns once the shards hold the rows; no-op otherwise.
+        settings: dict[str, Any] = {"async_insert": 0, "insert_distributed_sync": 1}
         if dedup_token is not None:
             settings["insert_deduplication_token"] = dedup_token
         try:
