@@ -29,10 +29,11 @@ def _json_default(value: Any) -> Any:
 def param_text(value: Any, nested: bool = False) -> str:
     """A parameter value in the text form chDB expects for ``{name:Type}``.
 
-    Top-level strings go as they are; inside arrays and tuples they are quoted and escaped.
+    Top-level strings are read in the escaped (TSV) format, so backslashes and control
+    characters are escaped; inside arrays and tuples strings are quoted and escaped.
     """
     if isinstance(value, str):
-        return _quote(value) if nested else value
+        return _quote(value) if nested else value.translate(_ESCAPED)
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, datetime):
@@ -181,5 +182,12 @@ def _texts(params: Params | None) -> dict[str, str] | None:
     return {k: param_text(v) for k, v in params.items()} if params else None
 
 
+# The escaped format of a top-level parameter: a bare newline or tab ends the value there.
+_ESCAPED = str.maketrans({"\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"})
+
+
 def _quote(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "'" + text.translate(_QUOTED) + "'"
+
+
+_QUOTED = str.maketrans({**{chr(k): v for k, v in _ESCAPED.items()}, "'": "\\'"})
