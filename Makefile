@@ -59,17 +59,18 @@ $(COMPOSE_CHECK): deploy/compose-check/main.go deploy/compose-check/go.mod deplo
 	@command -v $(GO) >/dev/null || { echo "Go is required once, to build compose-check (set GO=/path/to/go)"; exit 1; }
 	cd deploy/compose-check && $(GO) build -mod=readonly -o $(abspath $@) .
 
-k8s-check: $(INSTALLED) $(KUSTOMIZE) $(K8S_CRDS) ## build deploy/k8s overlays and validate them offline
-	$(BIN)/python -m pytest tests/deploy -q
+install: $(INSTALLED) $(PEER_INSTALLED) $(KAFKA_JARS) ## create .venv (and .venv/peer) and fetch the Kafka broker jars
 
-.PHONY: k8s-check
+# The tests also check deploy/: kustomize, the operators' CRDs and compose-check (Go, once).
+install-checks: install $(KUSTOMIZE) $(K8S_CRDS) $(COMPOSE_CHECK) ## install, plus the offline checkers of deploy/ and docker-compose.yml
 
-install: $(INSTALLED) $(PEER_INSTALLED) $(KAFKA_JARS) $(KUSTOMIZE) $(K8S_CRDS) $(COMPOSE_CHECK) ## create .venv (and .venv/peer), fetch the Kafka broker jars; build the deployment checkers
+k8s-check: install-checks ## build the deploy/k8s overlays, validate them and docker-compose.yml offline
+	$(BIN)/python -m pytest tests/deploy tests/unit/test_docker_compose.py -q
 
 demo: install ## the main job: a small city's hour of traffic through the backbone, summary, searches
 	$(BIN)/streams demo
 
-test: install ## run unit and integration tests (starts and stops its own Kafka broker)
+test: install-checks ## run unit and integration tests (starts and stops its own Kafka broker)
 	$(BIN)/python -m pytest
 
 bench-normalize: install ## normalize throughput: adapters per source, and the agent through Kafka
@@ -114,4 +115,4 @@ clean: ## stop local services and remove .local/ (data, logs)
 	-test -x $(BIN)/streams && $(BIN)/streams dev kafka down
 	rm -rf .local
 
-.PHONY: help install demo test loadtest bench bench-normalize bench-correlate bench-sink bench-search lint format typecheck kafka-up kafka-down clean
+.PHONY: help install install-checks k8s-check demo test loadtest bench bench-normalize bench-correlate bench-sink bench-gateway bench-search lint format typecheck kafka-up kafka-down clean

@@ -346,7 +346,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=cmd_demo)
 
-    worker = sub.add_parser("worker", help="run the pipeline worker (owns the embedded warehouse)")
+    worker = sub.add_parser(
+        "worker",
+        help="run the pipeline worker (owns the embedded warehouse)",
+        description="Runs the pipeline stages (STREAMS_WORKER_STAGES, default all: normalize, "
+        "raw archive, dedup and correlation, warehouse sinks) against STREAMS_KAFKA_BOOTSTRAP_"
+        "SERVERS and STREAMS_WAREHOUSE_URL. It checks the broker, creates missing topics and "
+        "migrates the warehouse first. HTTP on STREAMS_WEB_HOST:STREAMS_WEB_PORT: /healthz, "
+        "/readyz, /stats, /metrics (docs/metrics.md). Start more workers (same STREAMS_APP_ID) "
+        "to share the partitions; stop with SIGTERM or Ctrl-C (it flushes and commits first).",
+    )
     worker.add_argument("--loglevel", default="warn", choices=LOG_LEVELS)
     worker.set_defaults(handler=cmd_worker)
 
@@ -396,7 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     from streams.topics import SOURCES
 
     gateway = sub.add_parser(
-        "gateway", help="HTTP receiver for vendor pushes (GA/T 1400, ISAPI, LAPI, /push/SOURCE)"
+        "gateway",
+        help="HTTP receiver for vendor pushes (GA/T 1400, ISAPI, LAPI, /push/SOURCE)",
+        description="Listens on STREAMS_GATEWAY_HOST:STREAMS_GATEWAY_PORT for camera and "
+        "platform pushes and writes each body, unchanged, to its raw.<source> topic; it answers "
+        "once the broker has it (503 with Retry-After when its queue is full). Routes and "
+        "device identification: docs/gateway.md. Also /healthz, /readyz, /stats, /metrics.",
     )
     gateway.set_defaults(handler=cmd_gateway)
 
@@ -548,6 +562,18 @@ def _bench_parsers(sub: Any) -> None:
 
     add_side_by_side_parser(kinds)
 
+    from streams.bench import gateway
+
+    gateway_parser = kinds.add_parser(
+        "gateway",
+        help="ingest gateway: payloads/s and payloads per gateway CPU-second, through Kafka",
+        description="Post a generated city's payloads to a `streams gateway` process as fast as "
+        "it answers (the local broker is started if needed) and print the wall rate and the "
+        "gateway's payloads per CPU-second.",
+    )
+    gateway.add_arguments(gateway_parser)
+    gateway_parser.set_defaults(handler=lambda args, settings: gateway.run(args, settings))
+
 
 def _search_parsers(sub: Any) -> None:
     from streams import search_cli
@@ -565,6 +591,11 @@ def _search_parsers(sub: Any) -> None:
     api = sub.add_parser(
         "api",
         help="the search API alone (server mode, or an embedded warehouse no worker holds)",
+        description="Serves the search API (OpenAPI at /openapi.json; docs/search.md) on "
+        "STREAMS_API_HOST:STREAMS_API_PORT against STREAMS_WAREHOUSE_URL. Every search needs an "
+        "API key, a reason and a case number, and is audited. Also /healthz, /readyz, /metrics. "
+        "Run several behind a load balancer against a ClickHouse server; with the embedded "
+        "warehouse use `streams run` instead while a worker runs.",
     )
     api.set_defaults(handler=cmd_api)
 
