@@ -10,33 +10,18 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 from confluent_kafka import Consumer
 
-from streams.gateway.server import REPLAY_RECEIVED_AT, RawProducer, create_gateway
+from streams.gateway.server import REPLAY_RECEIVED_AT
 from streams.kafka_admin import ensure_topics
 from streams.settings import Settings
 from streams.topics import raw_topic_name
 from tests.conftest import free_port
+from tests.integration.gateway_server import serve_gateway
 
 pytestmark = pytest.mark.integration
 
 Client = Callable[[str, str], Awaitable[tuple[int, Any]]]
-
-
-def _serve(settings: Settings, scenario: Callable[[ClientSession, str], Awaitable[None]]) -> None:
-    async def main() -> None:
-        producer = RawProducer(settings)
-        server = TestServer(create_gateway(settings, producer), host="127.0.0.1")
-        await server.start_server()
-        try:
-            async with ClientSession() as session:
-                await scenario(session, str(server.make_url("")))
-        finally:
-            await server.close()
-            producer.close(2)
-
-    asyncio.run(main())
 
 
 def _raw_messages(settings: Settings, source: str, expected: int) -> list[Any]:
@@ -104,7 +89,7 @@ def test_viid_register_batch_and_junk(settings: Settings) -> None:
         async with session.get(base + "/VIID/System/Time") as r:
             answers["time"] = (r.status, await r.json())
 
-    _serve(settings, scenario)
+    serve_gateway(settings, scenario)
     status, body = answers["register"]
     assert status == 200
     assert body["ResponseStatusObject"]["StatusCode"] == "0"
@@ -144,7 +129,7 @@ def test_generic_push_unknown_source_and_body_cap(settings: Settings) -> None:
         async with session.post(base + "/push/onvif", data=b"x" * 4096) as r:
             statuses["too_large"] = r.status
 
-    _serve(small, scenario)
+    serve_gateway(small, scenario)
     assert statuses == {"frigate": 200, "isapi": 200, "unknown": 404, "too_large": 413}
     (frigate,) = _raw_messages(settings, "frigate", 1)
     assert frigate.key() == b"cam-1"
@@ -170,10 +155,12 @@ def test_replay_clock_header_only_when_enabled(settings: Settings) -> None:
 
         return scenario
 
-    _serve(settings, scenario_for("live", str(recorded)))  # setting off: the header is ignored
+    serve_gateway(
+        settings, scenario_for("live", str(recorded))
+    )  # setting off: the header is ignored
     replaying = settings.model_copy(update={"gateway_replay_clock": True})
-    _serve(replaying, scenario_for("replayed", str(recorded)))
-    _serve(replaying, scenario_for("bad", "yesterday"))
+    serve_gateway(replaying, scenario_for("replayed", str(recorded)))
+    serve_gateway(replaying, scenario_for("bad", "yesterday"))
     assert statuses == [200, 200, 400]
     by_key = {m.key(): m for m in _raw_messages(settings, "onvif", 2)}
     assert set(by_key) == {b"live", b"replayed"}
@@ -198,5 +185,5 @@ def test_unreachable_broker_gets_503_not_a_lost_payload(settings: Settings) -> N
 
         statuses.extend(await asyncio.gather(post(), post()))
 
-    _serve(down, scenario)
+    serve_gateway(down, scenario)
     assert statuses == [503, 503]

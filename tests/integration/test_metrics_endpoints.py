@@ -6,31 +6,29 @@ worker's /healthz reports."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 from confluent_kafka import Producer
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.agents.runner import StageRunner, StageService
 from streams.demo_payloads import demo_payloads
-from streams.gateway.server import RawProducer, create_gateway
 from streams.kafka_admin import ensure_topics
 from streams.metrics import CONTENT_TYPE
 from streams.settings import Settings
 from streams.topics import raw_topic_name
 from tests.conftest import free_port
-from tests.integration.worker_process import WorkerProcess, streams_cli
+from tests.integration.gateway_server import serve_gateway
+from tests.integration.worker_process import WorkerProcess, add_users, post_json
 
 pytestmark = pytest.mark.integration
 
@@ -85,37 +83,6 @@ def _metrics(base: str) -> Series:
     return _parse(body.decode())[0]
 
 
-def _post(url: str, body: Any, key: str) -> int:
-    request = urllib.request.Request(  # noqa: S310 (loopback)
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"content-type": "application/json", "Authorization": f"Bearer {key}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
-def _with_gateway(
-    settings: Settings, scenario: Callable[[ClientSession, str], Awaitable[None]]
-) -> None:
-    async def main() -> None:
-        producer = RawProducer(settings)
-        server = TestServer(create_gateway(settings, producer), host="127.0.0.1")
-        await server.start_server()
-        try:
-            async with ClientSession() as session:
-                await scenario(session, str(server.make_url("")))
-        finally:
-            await server.close()
-            producer.close(2)
-
-    asyncio.run(main())
-
-
 async def _get_json(session: ClientSession, url: str) -> tuple[int, Any]:
     async with session.get(url) as response:
         return response.status, await response.json()
@@ -123,11 +90,7 @@ async def _get_json(session: ClientSession, url: str) -> tuple[int, Any]:
 
 def test_health_and_metrics_of_worker_api_and_gateway(settings: Settings, tmp_path: Path) -> None:
     ensure_topics(settings)
-    keys = {}
-    for user, role in (("sup", "supervisor"), ("inv", "investigator")):
-        made = streams_cli(settings, "users", "add", user, "--role", role)
-        assert made.returncode == 0, made.stderr
-        keys[role] = made.stdout.split()[-1]
+    keys = add_users(settings, ("sup", "supervisor"), ("inv", "investigator"))
     payloads = demo_payloads(per_source=3)
     sources = sorted(ROUTES)
 
@@ -136,7 +99,7 @@ def test_health_and_metrics_of_worker_api_and_gateway(settings: Settings, tmp_pa
         assert run.get("/healthz") == (200, {"status": "ok"})
         assert run.get("/readyz") == (200, {"status": "ready"})
         entry = {"plate": WATCHED, "reason": "stolen vehicle", "case_ref": "C-9"}
-        assert _post(run.api_url + "/api/v1/watchlist", entry, keys["supervisor"]) == 201
+        assert post_json(run.api_url + "/api/v1/watchlist", entry, keys["supervisor"]) == 201
         run.wait_for(lambda: len(run.get("/watchlist")[1]["entries"]) == 1, 30, "the entry")
 
         # -- the gateway, in this process, on the real broker -----------------------------
@@ -160,7 +123,7 @@ def test_health_and_metrics_of_worker_api_and_gateway(settings: Settings, tmp_pa
                 gateway["content_type"] = response.headers["Content-Type"]
                 gateway["after"] = _parse(await response.text())
 
-        _with_gateway(settings, push)
+        serve_gateway(settings, push)
         assert gateway["healthz"] == (200, {"status": "ok"})
         assert gateway["readyz"] == (200, {"status": "ready"})
         assert gateway["statuses"] == [200] * len(payloads)
@@ -236,10 +199,10 @@ def test_health_and_metrics_of_worker_api_and_gateway(settings: Settings, tmp_pa
         assert (status, json.loads(body)) == (200, {"status": "ready"})
         search = api + "/api/v1/search/plate"
         query = {"query": {"plate": WATCHED}, "reason": "stolen vehicle", "case_ref": "C-9"}
-        assert _post(search, query, keys["investigator"]) == 200
-        assert _post(search, {"query": {"plate": WATCHED}}, keys["investigator"]) == 400
-        assert _post(search, query, "not-a-key") == 401
-        assert _post(api + "/api/v1/search/no-such-kind", query, keys["investigator"]) == 400
+        assert post_json(search, query, keys["investigator"]) == 200
+        assert post_json(search, {"query": {"plate": WATCHED}}, keys["investigator"]) == 400
+        assert post_json(search, query, "not-a-key") == 401
+        assert post_json(api + "/api/v1/search/no-such-kind", query, keys["investigator"]) == 400
         series = _metrics(api)
         searches = "streams_api_searches_total"
         assert _value(series, searches, kind="plate", outcome="answered") == 1
@@ -267,7 +230,7 @@ def test_gateway_is_not_ready_without_its_broker(settings: Settings) -> None:
         async with session.get(base + "/metrics") as response:
             answers["metrics"] = response.status
 
-    _with_gateway(down, probe)
+    serve_gateway(down, probe)
     assert answers["healthz"] == (200, {"status": "ok"})  # alive: a restart would not help
     status, body = answers["readyz"]
     assert status == 503

@@ -26,7 +26,7 @@ from streams.publisher import Publisher
 from streams.settings import Settings
 from streams.topics import ALARMS, FACE_CAPTURES, PLATE_CAPTURES
 from tests.conftest import settings_env
-from tests.integration.worker_process import WorkerProcess, streams_cli
+from tests.integration.worker_process import WorkerProcess, post_json, streams_cli
 
 pytestmark = pytest.mark.integration
 
@@ -106,20 +106,6 @@ def _search(settings: Settings, key: str, *args: str) -> list[dict[str, Any]]:
     done = streams_cli(settings, "search", *args, *REASON, "--token", key, "--json")
     assert done.returncode == 0, done.stderr
     return [json.loads(line) for line in done.stdout.splitlines()]
-
-
-def _post(url: str, body: Any, key: str) -> int:
-    request = urllib.request.Request(  # noqa: S310 (loopback)
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"content-type": "application/json", "Authorization": f"Bearer {key}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 def test_landed_events_are_found_by_every_kind_and_every_search_is_audited(
@@ -223,9 +209,9 @@ def test_landed_events_are_found_by_every_kind_and_every_search_is_audited(
         assert refused.returncode != 0
         assert "reason" in refused.stderr
         url = f"{run.api_url}/api/v1/search/plate"
-        assert _post(url, {"query": {"plate": "浙A12345"}}, inv) == 400
+        assert post_json(url, {"query": {"plate": "浙A12345"}}, inv) == 400
         body = {"reason": "robbery follow-up", "case_ref": "2026-0412", "query": {"plate": "x"}}
-        assert _post(url, body, keys["auditor"]) == 403
+        assert post_json(url, body, keys["auditor"]) == 403
 
         trail = streams_cli(
             settings,

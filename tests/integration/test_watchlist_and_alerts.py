@@ -18,7 +18,7 @@ from streams.kafka_admin import ensure_topics
 from streams.publisher import Publisher
 from streams.settings import Settings
 from streams.topics import PLATE_CAPTURES
-from tests.integration.worker_process import WorkerProcess, streams_cli
+from tests.integration.worker_process import WorkerProcess, add_users, streams_cli
 
 pytestmark = pytest.mark.integration
 
@@ -59,11 +59,7 @@ def test_entries_added_by_api_and_cli_raise_alerts_and_removal_stops_them(
 ) -> None:
     ensure_topics(settings)
     # The first keys are made on the warehouse directly, before anything holds it.
-    keys = {}
-    for user, role in (("sup", "supervisor"), ("inv", "investigator")):
-        made = streams_cli(settings, "users", "add", user, "--role", role)
-        assert made.returncode == 0, made.stderr
-        keys[role] = made.stdout.split()[-1]
+    keys = add_users(settings, ("sup", "supervisor"), ("inv", "investigator"))
     worker = WorkerProcess(settings, tmp_path / "worker.log", command="run").start()
     api, supervisor = worker.api_url, keys["supervisor"]
     try:

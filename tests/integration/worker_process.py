@@ -92,3 +92,28 @@ def streams_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def add_users(settings: Settings, *roles: tuple[str, str]) -> dict[str, str]:
+    """Make API keys on the warehouse directly (nothing holds it yet): role -> key."""
+    keys = {}
+    for user, role in roles:
+        made = streams_cli(settings, "users", "add", user, "--role", role)
+        assert made.returncode == 0, made.stderr
+        keys[role] = made.stdout.split()[-1]
+    return keys
+
+
+def post_json(url: str, body: Any, key: str, timeout: float = 30) -> int:
+    """POST ``body`` as JSON with an API key; the HTTP status."""
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"content-type": "application/json", "Authorization": f"Bearer {key}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
