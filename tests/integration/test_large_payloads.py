@@ -4,19 +4,17 @@ record limit (about 1 MB) must not stand in the way of a body the gateway accept
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 
 from streams.canonical import DeadLetter, PlateCapture
-from streams.gateway.server import RawProducer, create_gateway
 from streams.kafka_admin import ensure_topics, message_limit
 from streams.settings import Settings
 from streams.topics import DEAD_LETTERS, PLATE_CAPTURES
+from tests.integration.gateway_server import serve_gateway
 from tests.integration.kafka_reading import read_topic
 from tests.integration.worker_process import WorkerProcess
 
@@ -57,25 +55,17 @@ def test_megabyte_bodies_reach_events_and_dead_letters(settings: Settings, tmp_p
 
     statuses: list[int] = []
 
-    async def push() -> None:
-        producer = RawProducer(settings)
-        server = TestServer(create_gateway(settings, producer), host="127.0.0.1")
-        await server.start_server()
-        try:
-            async with ClientSession() as session:
-                for body, kind in (
-                    (good, f"multipart/form-data; boundary={BOUNDARY}"),
-                    (bad, "application/xml"),
-                ):
-                    url = str(server.make_url("/ISAPI/Event/notification/alert"))
-                    headers = {"Content-Type": kind, "X-Device-Id": "cam-big"}
-                    async with session.post(url, data=body, headers=headers) as response:
-                        statuses.append(response.status)
-        finally:
-            await server.close()
-            producer.close(5)
+    async def push(session: ClientSession, base: str) -> None:
+        for body, kind in (
+            (good, f"multipart/form-data; boundary={BOUNDARY}"),
+            (bad, "application/xml"),
+        ):
+            headers = {"Content-Type": kind, "X-Device-Id": "cam-big"}
+            url = base.rstrip("/") + "/ISAPI/Event/notification/alert"
+            async with session.post(url, data=body, headers=headers) as response:
+                statuses.append(response.status)
 
-    asyncio.run(push())
+    serve_gateway(settings, push)
     assert statuses == [200, 200]
 
     worker = WorkerProcess(settings, tmp_path / "worker.log").start()
