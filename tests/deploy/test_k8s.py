@@ -1,9 +1,9 @@
 """deploy/k8s builds with kustomize and everything it makes is valid, offline: core objects
 against the Kubernetes API schemas (kubernetes-validate, strict), Strimzi and KEDA resources
-against their CRDs' openAPIV3Schema (fetched by `make install`), Altinity resources against a
+against their CRDs' openAPIV3Schema (fetched by `make install-checks`), Altinity resources against a
 structural check. And the manifests agree with the code: settings, topics, ports, scaling.
 
-kustomize and the CRDs come from `make install`; when they are missing the tests fail."""
+kustomize and the CRDs come from `make install-checks`; when they are missing the tests fail."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _no_streams_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @functools.cache
 def build(target: str) -> tuple[Obj, ...]:
-    assert KUSTOMIZE.exists(), f"{KUSTOMIZE} is missing: run `make install`"
+    assert KUSTOMIZE.exists(), f"{KUSTOMIZE} is missing: run `make install-checks`"
     done = subprocess.run(
         [str(KUSTOMIZE), "build", str(K8S / target)],
         capture_output=True,
@@ -233,9 +233,9 @@ def _structural(schema: Obj, *, closed: bool) -> Obj:
 
 @functools.cache
 def crd_schemas() -> dict[tuple[str, str, str], Obj]:
-    """(group, version, kind) -> JSON Schema, from every CRD `make install` fetched."""
+    """(group, version, kind) -> JSON Schema, from every CRD `make install-checks` fetched."""
     files = sorted(CRDS.glob("*/*.yaml"))
-    assert files, f"no CRDs under {CRDS}: run `make install`"
+    assert files, f"no CRDs under {CRDS}: run `make install-checks`"
     found: dict[tuple[str, str, str], Obj] = {}
     for path in files:
         for crd in yaml.safe_load_all(path.read_text(encoding="utf-8")):

@@ -15,12 +15,12 @@ from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
-CHECKER = ROOT / ".venv" / "bin" / "compose-check"  # built by `make install`
+CHECKER = ROOT / ".venv" / "bin" / "compose-check"  # built by `make install-checks`
 BACKBONE = ("setup", "worker", "gateway", "api")
 
 
 def _load(path: Path) -> dict[str, Any]:
-    assert CHECKER.exists(), "compose-check is missing: run `make install`"
+    assert CHECKER.exists(), "compose-check is missing: run `make install-checks`"
     done = subprocess.run(
         [str(CHECKER), str(path)], capture_output=True, text=True, timeout=60, check=False
     )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CRDs of the operators the manifests use, at pinned versions, into deploy/k8s/.crds/ for
-# offline validation (tests/deploy/test_k8s.py). Run by `make install`; needs Go and Maven.
+# offline validation (tests/deploy/test_k8s.py). Run by `make install-checks`; needs Go and Maven.
 #
 # - KEDA: its Go module (Go module proxy, checked by the Go checksum database) carries the CRDs.
 # - Strimzi: no registry carries its CRD YAML; Maven Central carries the model classes and the
