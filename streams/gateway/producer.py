@@ -7,6 +7,7 @@ import asyncio
 import math
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
@@ -95,18 +96,21 @@ class RawProducer:
         """The poll thread that serves delivery reports runs (without it no send completes)."""
         return self._poller.is_alive() and not self._stop.is_set()
 
-    def broker_problem(self, topic: str, timeout: float = BROKER_TIMEOUT_SECONDS) -> str | None:
-        """Why the broker cannot take payloads for ``topic`` (one metadata request), or None.
-        Blocks up to ``timeout``: call it off the event loop."""
+    def broker_problem(
+        self, topics: Sequence[str], timeout: float = BROKER_TIMEOUT_SECONDS
+    ) -> str | None:
+        """Why the broker cannot take payloads for one of ``topics`` (one metadata request),
+        or None. Blocks up to ``timeout``: call it off the event loop."""
         try:
-            metadata = self._producer.list_topics(topic, timeout=timeout)
+            metadata = self._producer.list_topics(timeout=timeout)
         except KafkaException as exc:
             return f"the broker did not answer a metadata request within {timeout:g}s: {exc}"
-        found = metadata.topics.get(topic)
-        if found is None or found.error is not None:
-            return f"topic {topic} is not available: {found.error if found else 'missing'}"
-        if not found.partitions or any(p.leader < 0 for p in found.partitions.values()):
-            return f"topic {topic} has partitions without a leader"
+        for topic in topics:
+            found = metadata.topics.get(topic)
+            if found is None or found.error is not None:
+                return f"topic {topic} is not available: {found.error if found else 'missing'}"
+            if not found.partitions or any(p.leader < 0 for p in found.partitions.values()):
+                return f"topic {topic} has partitions without a leader"
         return None
 
     def close(self, timeout: float = 10.0) -> None:
@@ -116,12 +120,13 @@ class RawProducer:
 
 
 class Readiness:
-    """The gateway's readiness: its producer runs, has room, and reaches the broker. The broker
-    is asked at most every ``BROKER_CHECK_SECONDS``; concurrent probes share one request."""
+    """The gateway's readiness: its producer runs, has room, and every raw topic has a leader.
+    The broker is asked at most every ``BROKER_CHECK_SECONDS``; concurrent probes share one
+    request."""
 
-    def __init__(self, producer: RawProducer, topic: str) -> None:
+    def __init__(self, producer: RawProducer, topics: Sequence[str]) -> None:
         self.producer = producer
-        self.topic = topic
+        self.topics = list(topics)
         self._checked_at = -math.inf
         self._broker: str | None = None
         self._lock = asyncio.Lock()
@@ -135,7 +140,7 @@ class Readiness:
             if time.monotonic() - self._checked_at >= BROKER_CHECK_SECONDS:
                 loop = asyncio.get_running_loop()
                 self._broker = await loop.run_in_executor(
-                    None, self.producer.broker_problem, self.topic
+                    None, self.producer.broker_problem, self.topics
                 )
                 self._checked_at = time.monotonic()
         return self._broker

@@ -64,7 +64,9 @@ class Gateway:
         self.settings = settings
         self.producer = producer
         # Any raw topic: the broker answering for it is what readiness needs to know.
-        self.readiness = Readiness(producer, settings.topic(raw_topic_name(SOURCES[0])))
+        self.readiness = Readiness(
+            producer, [settings.topic(raw_topic_name(source)) for source in SOURCES]
+        )
 
     def _key(self, request: web.Request, fallback: str | None = None) -> str:
         return (

@@ -6,6 +6,7 @@ worker's /healthz reports."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -22,10 +23,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.agents.runner import StageRunner, StageService
 from streams.demo_payloads import demo_payloads
+from streams.gateway.producer import BROKER_CHECK_SECONDS
 from streams.kafka_admin import ensure_topics
 from streams.metrics import CONTENT_TYPE
 from streams.settings import Settings
-from streams.topics import raw_topic_name
+from streams.topics import RAW, SOURCES, raw_topic_name
 from tests.conftest import free_port
 from tests.integration.gateway_server import serve_gateway
 from tests.integration.worker_process import WorkerProcess, add_users, post_json
@@ -238,6 +240,28 @@ def test_gateway_is_not_ready_without_its_broker(settings: Settings) -> None:
     assert "broker" in body["reason"]
     assert answers["again"] == answers["readyz"]
     assert answers["metrics"] == 200
+
+
+def test_gateway_is_ready_only_when_every_raw_topic_has_a_leader(settings: Settings) -> None:
+    answers: dict[str, Any] = {}
+    last = settings.topic(raw_topic_name(SOURCES[-1]))
+
+    async def probe(session: ClientSession, base: str) -> None:
+        answers["before"] = await _get_json(session, base + "/readyz")
+        # Every raw topic but the last exists: still not ready, and the reason names it.
+        await asyncio.to_thread(ensure_topics, settings, list(RAW.values())[:-1])
+        await asyncio.sleep(BROKER_CHECK_SECONDS + 0.2)
+        answers["some"] = await _get_json(session, base + "/readyz")
+        await asyncio.to_thread(ensure_topics, settings)
+        await asyncio.sleep(BROKER_CHECK_SECONDS + 0.2)
+        answers["all"] = await _get_json(session, base + "/readyz")
+
+    serve_gateway(settings, probe)
+    assert answers["before"][0] == 503
+    status, body = answers["some"]
+    assert status == 503
+    assert last in body["reason"]
+    assert answers["all"] == (200, {"status": "ready"})
 
 
 class _Broken:
