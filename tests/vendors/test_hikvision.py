@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import struct
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,9 @@ from streams.canonical import (
     Presence,
     TimeProvenance,
 )
+from streams.correlate.config import RuleConfig
+from streams.correlate.pipeline import run_offline
+from streams.correlate.watchlist import Watchlist
 from streams.domain.devices import Device, DeviceRegistry, derived_device_id
 from streams.vendors.base import AdapterError, Context, Normalized, RawPayload
 from streams.vendors.hikvision import SOURCE, normalize_hikvision
@@ -626,13 +629,36 @@ def _face_json(face_id: int, face_time: str, end: bool, feature: Any = None) -> 
     return json.dumps(document).encode()
 
 
-def test_updates_of_a_face_track_share_an_id_but_not_across_days() -> None:
+def test_updates_of_a_face_track_have_their_own_ids_and_a_repush_keeps_its_id() -> None:
     first = one(_face_json(55, "2021-01-06T14:29:41+07:00", False))
     best = one(_face_json(55, "2021-01-06T14:29:44+07:00", True))
-    assert first.event_id == best.event_id
+    assert first.event_id != best.event_id
+    assert first.track_id == best.track_id == "55"
+    assert one(_face_json(55, "2021-01-06T14:29:44+07:00", True)).event_id == best.event_id
     assert one(_face_json(56, "2021-01-06T14:29:44+07:00", True)).event_id != best.event_id
     reused = one(_face_json(55, "2021-02-11T09:00:00+07:00", True))  # counter reset
     assert reused.event_id != best.event_id
+
+
+def test_a_face_track_collapses_to_its_best_update() -> None:
+    """The track's updates reach the deduplication as separate captures; the best (quality)
+    is kept, whichever arrives first, and the others are absorbed."""
+    updates = []
+    for second, score, end in ((41, 40, False), (42, 91, False), (44, 60, True)):
+        body = json.loads(_face_json(55, f"2021-01-06T14:29:{second}+07:00", end))
+        body["faceCapture"][0]["faces"][0]["faceScore"] = score
+        received = datetime(2021, 1, 6, 7, 29, second + 1, tzinfo=UTC)  # on time
+        updates.append(one(json.dumps(body).encode(), received=received))
+    config = RuleConfig()
+    now = max(u.received_at for u in updates) + timedelta(hours=1)
+    out = list(run_offline(updates, config, Watchlist(), now))
+    [unique] = [e for e in out if isinstance(e, FaceCapture)]
+    assert unique.quality == pytest.approx(0.91)
+    assert sorted(unique.absorbed_event_ids) == sorted(
+        u.event_id for u in updates if u.event_id != unique.event_id
+    )
+    assert unique.appeared_at == updates[0].captured_at
+    assert unique.disappeared_at == updates[-1].captured_at
 
 
 def test_feature_vector_becomes_a_float32_embedding() -> None:

@@ -1,9 +1,11 @@
 """Face captures: ``faceCapture`` / ``facedetection``, JSON capture lists or XML envelopes
 with JPEG parts.
 
-Event id: (device, channel, faceId, UTC day). Every update of a track shares one id (the
-``captureEndMark`` shot, sent last, replaces earlier ones downstream) and the day keeps a
-faceId reused after a counter reset from replacing an old sighting. No faceId: uid, else
+Event id: (device, channel, faceId, capture time). Each update of a track is its own capture
+(a camera sends several, the ``captureEndMark`` one last) and keeps its own id, so the track
+deduplication downstream (same device and track id) keeps the best by quality and absorbs the
+others; a re-push of the same update keeps its id and is dropped as a repeat. The time also
+keeps a faceId reused after a counter reset apart from an old sighting. No faceId: uid, else
 (device, channel, time). The ``race`` estimate is never kept.
 """
 
@@ -115,8 +117,12 @@ def _face(
     captured = captured_at(env, (face_time, as_str(doc.get("dateTime"))))
     uid = short(capture.get("uid")) or short(doc.get("uid")) or short(doc.get("UUID"))
     if face_id is not None:
-        day = captured[0].date().isoformat()
-        identity: tuple[object, ...] = (env.device_id, env.channel, face_id, day)
+        identity: tuple[object, ...] = (
+            env.device_id,
+            env.channel,
+            face_id,
+            captured[0].isoformat(),
+        )
     elif uid is not None:
         identity = (uid, index)
     else:
