@@ -50,12 +50,16 @@ def cmd_dev_kafka(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.kafka_admin import ensure_topics, existing_topics
+    from streams.kafka_admin import existing_topics, prepare_topics
     from streams.topics import ALL_TOPICS
 
     if args.action == "create":
-        created = ensure_topics(settings)
+        changes = prepare_topics(settings)
+        created = changes.created
         print(f"created {len(created)} topics" + (": " + ", ".join(created) if created else ""))
+        for name, entries in sorted(changes.updated.items()):
+            shown = ", ".join(f"{key}={value}" for key, value in sorted(entries.items()))
+            print(f"updated the configuration of {name}: {shown}")
     else:
         present = existing_topics(settings)
         for spec in ALL_TOPICS:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from streams.errors import BrokerUnavailable
 from streams.settings import Settings
@@ -16,6 +24,7 @@ from streams.topics import ALL_TOPICS, TopicSpec
 # librdkafka reports transient broker states (e.g. coordinator loading) that it retries itself.
 LIBRDKAFKA_LOGGER = logging.getLogger("streams.librdkafka")
 LIBRDKAFKA_LOGGER.setLevel(logging.ERROR)
+log = logging.getLogger(__name__)
 
 
 def admin_client(settings: Settings) -> AdminClient:
@@ -63,6 +72,86 @@ def topic_config(spec: TopicSpec, max_message_bytes: int = DEFAULT_MESSAGE_LIMIT
         config["retention.ms"] = str(spec.retention_hours * 3600 * 1000)
     config.update(spec.config)
     return config
+
+
+@dataclass(frozen=True)
+class TopicChanges:
+    created: list[str]
+    # Topic -> the declared configuration entries set on it (it existed with other values).
+    updated: dict[str, dict[str, str]]
+
+
+def prepare_topics(settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS) -> TopicChanges:
+    """Create the declared topics that do not exist yet, and give those that exist what their
+    declared configuration needs for correctness (a topic made by an older version, e.g. before
+    raw topics held records as large as the gateway accepts; see ``update_topic_configs``)."""
+    specs = list(specs)
+    created = ensure_topics(settings, specs)
+    kept = [s for s in specs if settings.topic(s.name) not in created]
+    return TopicChanges(created, update_topic_configs(settings, kept))
+
+
+def update_topic_configs(
+    settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS
+) -> dict[str, dict[str, str]]:
+    """Give existing topics what correctness needs of their declared configuration: records as
+    large as declared (``max.message.bytes`` raised, never lowered) and the declared
+    ``cleanup.policy``. Tuning (retention, segments) is left as the operator set it. Returns
+    topic -> the entries set."""
+    present = existing_topics(settings)
+    limit = message_limit(settings)
+    wanted = {
+        settings.topic(spec.name): topic_config(spec, limit)
+        for spec in specs
+        if settings.topic(spec.name) in present
+    }
+    wanted = {name: config for name, config in wanted.items() if config}
+    if not wanted:
+        return {}
+    admin = admin_client(settings)
+    timeout = settings.kafka_timeout_seconds
+    resources = [ConfigResource(ResourceType.TOPIC, name) for name in wanted]
+    changes: dict[str, dict[str, str]] = {}
+    try:
+        for resource, future in admin.describe_configs(resources, request_timeout=timeout).items():
+            current = future.result()
+            diff = {
+                key: value
+                for key, value in wanted[resource.name].items()
+                if needs_update(key, value, current[key].value if key in current else None)
+            }
+            if diff:
+                changes[resource.name] = diff
+        if changes:
+            alters = [
+                ConfigResource(
+                    ResourceType.TOPIC,
+                    name,
+                    incremental_configs=[
+                        ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                        for key, value in diff.items()
+                    ],
+                )
+                for name, diff in changes.items()
+            ]
+            futures = admin.incremental_alter_configs(alters, request_timeout=timeout)
+            for future in futures.values():
+                future.result()
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else exc
+        raise BrokerUnavailable(f"cannot update topic configuration: {error}") from None
+    for name, diff in changes.items():
+        log.info("topic %s: configuration set to %s", name, diff)
+    return changes
+
+
+def needs_update(key: str, declared: str, current: str | None) -> bool:
+    """Whether an existing topic's ``current`` value of ``key`` must become ``declared``."""
+    if key == "max.message.bytes":
+        return current is None or int(current) < int(declared)
+    if key == "cleanup.policy":
+        return current != declared
+    return False
 
 
 def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS) -> list[str]:

@@ -10,18 +10,18 @@ import sys
 import mode
 
 from streams.errors import ConfigError
-from streams.kafka_admin import ensure_topics
+from streams.kafka_admin import prepare_topics
 from streams.localkafka import port_is_free
 from streams.settings import Settings
 from streams.warehouse import Warehouse, open_warehouse
 
 
 def prepare_worker(settings: Settings) -> Warehouse:
-    """Broker reachable, topics present, warehouse open, migrated and its retention set, web
-    port free."""
+    """Broker reachable, topics present with their declared configuration, warehouse open,
+    migrated and its retention set, web port free."""
     from streams.warehouse.retention import bring_up_to_date
 
-    ensure_topics(settings)
+    prepare_topics(settings)
     if not port_is_free(settings.web_port, settings.web_host):
         raise ConfigError(
             f"port {settings.web_port} on {settings.web_host} is in use; "

@@ -249,10 +249,10 @@ def create_gateway(settings: Settings, producer: RawProducer) -> web.Application
 
 def run_gateway(settings: Settings) -> None:
     from streams.errors import ConfigError
-    from streams.kafka_admin import ensure_topics
+    from streams.kafka_admin import prepare_topics
     from streams.localkafka import port_is_free
 
-    ensure_topics(settings)
+    prepare_topics(settings)
     if not port_is_free(settings.gateway_port, settings.gateway_host):
         raise ConfigError(
             f"port {settings.gateway_port} on {settings.gateway_host} is in use; "

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaException, Producer
 
 from streams.kafka_admin import ensure_topics, existing_topics
 from streams.localkafka import LocalKafka
 from streams.settings import Settings
-from streams.topics import ALL_TOPICS, WATCHLIST
+from streams.topics import ALL_TOPICS, RAW, WATCHLIST
 
 pytestmark = pytest.mark.integration
 
@@ -70,3 +71,50 @@ def test_storage_formats_with_a_cluster_id_that_looks_like_an_option(tmp_path: P
     broker.format_storage("-AbCdEfGhIjKlMnOpQrStU")
     meta = (broker.data_dir / "meta.properties").read_text()
     assert "cluster.id=-AbCdEfGhIjKlMnOpQrStU" in meta
+
+
+def test_topics_made_by_an_older_version_get_the_declared_configuration(
+    settings: Settings,
+) -> None:
+    from confluent_kafka.admin import ConfigResource, NewTopic
+
+    from streams.kafka_admin import admin_client, message_limit, prepare_topics
+
+    raw = settings.topic(RAW["gat1400"].name)
+    admin = admin_client(settings)
+    resource = ConfigResource(ConfigResource.Type.TOPIC, raw)
+
+    def config_now(key: str, expected: str) -> str:
+        """The topic's value of ``key`` once it reads ``expected`` (the broker applies topic
+        creation and configuration changes asynchronously), or the last value read."""
+        value = ""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                value = admin.describe_configs([resource])[resource].result(timeout=10)[key].value
+            except KafkaException:
+                value = ""  # not known to the broker yet
+            if value == expected:
+                break
+            time.sleep(0.2)
+        return value
+
+    # As created before raw topics declared max.message.bytes: the broker's default (~1 MB).
+    old = NewTopic(raw, num_partitions=1, replication_factor=1, config={"retention.ms": "1000"})
+    admin.create_topics([old])[raw].result(timeout=10)
+    assert config_now("retention.ms", "1000") == "1000"
+    deadline = time.monotonic() + 15
+    while raw not in existing_topics(settings) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    changes = prepare_topics(settings)
+    assert raw not in changes.created
+    limit = str(message_limit(settings))
+    assert changes.updated == {raw: {"max.message.bytes": limit}}
+    assert config_now("max.message.bytes", limit) == limit
+    # Tuning is the operator's: a retention set on the broker stays.
+    assert config_now("retention.ms", "1000") == "1000"
+    # Declared and in place: nothing more to do.
+    again = prepare_topics(settings)
+    assert again.created == []
+    assert again.updated == {}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.kafka_admin import topic_config
+from streams.kafka_admin import needs_update, topic_config
 from streams.topics import ALL_TOPICS, RAW, SOURCES, WATCHLIST, raw_topic_name
 
 
@@ -39,3 +39,17 @@ def test_change_logs_are_compacted_with_small_segments() -> None:
     assert AREA.partitions == 1
     assert AREA_CHANGELOG.partitions == 1
     assert DEDUP_CHANGELOG.partitions is None  # partitioned like the capture topics
+
+
+def test_existing_topics_get_only_what_correctness_needs() -> None:
+    # Records may grow, never shrink below what is declared; the operator may allow more.
+    assert needs_update("max.message.bytes", "8454144", "1048588")
+    assert needs_update("max.message.bytes", "8454144", None)
+    assert not needs_update("max.message.bytes", "8454144", "8454144")
+    assert not needs_update("max.message.bytes", "8454144", "16777216")
+    # A change log or the watchlist must be compacted.
+    assert needs_update("cleanup.policy", "compact", "delete")
+    assert not needs_update("cleanup.policy", "compact", "compact")
+    # Tuning stays as the operator set it.
+    assert not needs_update("retention.ms", "259200000", "1000")
+    assert not needs_update("segment.ms", "600000", "3600000")
