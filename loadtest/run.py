@@ -22,7 +22,7 @@ from loadtest.backbone import LocalBackbone, Progress
 from loadtest.generate import WATCHLIST
 from loadtest.observe import AlertWatcher, LagSampler, ReceivedAlert
 from loadtest.report import percentiles, plot, write_report
-from streams.localkafka import development_broker, port_is_free
+from streams.localkafka import development_broker, free_port
 from streams.replay import (
     MANIFEST,
     Capture,
@@ -46,15 +46,6 @@ class LoadTestOptions:
     pacing: Pacing = field(default_factory=lambda: Pacing(speedup=15.0))
     via_gateway: bool = False
     drain_timeout: float = 900.0
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-    return port if port_is_free(port, host) else free_port(host)
 
 
 # The pipeline delivers captures to the dedup stage up to about half a second of wall time out

@@ -35,6 +35,14 @@ class LocalKafkaError(UserError):
     """The local broker could not be prepared, started or stopped."""
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the system has no use for now, for a server started next (e.g. a test's)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+    return port if port_is_free(port, host) else free_port(host)
+
+
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # Servers (the JVM, aiohttp) bind with SO_REUSEADDR: a port in TIME_WAIT is free to them.

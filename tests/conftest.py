@@ -4,24 +4,16 @@ that ``make install`` resolves from Maven Central, on its own port and data dire
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from streams.localkafka import LocalKafka, LocalKafkaError
+from streams.localkafka import LocalKafka, LocalKafkaError, free_port
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from streams.localkafka import free_port
 from streams.settings import Settings
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -64,13 +64,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -105,7 +98,7 @@ def run_gateway_bench(settings: Settings, payloads: int, cameras: int) -> Gatewa
     ensure_topics(settings)
     print(f"generating a city of {cameras} cameras ...", flush=True)
     captures = list(islice(read_captures(city_captures(state / "city", cameras)), payloads))
-    port = _free_port()
+    port = free_port()
     settings = settings.model_copy(update={"gateway_port": port, "gateway_host": "127.0.0.1"})
     url = f"http://127.0.0.1:{port}"
     log = (state / "gateway.log").open("wb")

@@ -23,7 +23,6 @@ import argparse
 import importlib.util
 import json
 import shutil
-import socket
 import sys
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from streams.bench.normalize import isolated_settings
 from streams.bench.side_by_side_data import Dataset, make_dataset, produce
 from streams.bench.side_by_side_runs import LABELS, ROOT, Limit, Ours, Peer, Result, Run, measure
 from streams.errors import UserError
+from streams.localkafka import free_port
 from streams.settings import Settings
 from streams.topics import raw_topic_name
 
@@ -157,7 +157,7 @@ def _compare(
             run = Limit(base, state, dataset)
         elif name == "ours":
             ours = base.model_copy(
-                update={"worker_stages": "normalize,dedup", "web_port": _free_port()}
+                update={"worker_stages": "normalize,dedup", "web_port": free_port()}
             )
             run = Ours(ours, state, dataset)
         else:
@@ -182,13 +182,6 @@ def _dataset_summary(dataset: Dataset) -> dict[str, Any]:
             sum(len(m.value) for m in dataset.messages) / len(dataset.messages)
         ),
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _delete_topics(settings: Settings) -> None:
