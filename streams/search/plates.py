@@ -4,8 +4,10 @@
   ``浙A80015``), then compared with ``plate_number``: the table's sort key, so a few granules
   per day partition are read.
 - wildcard: ``*`` any run of characters, ``?`` exactly one, turned into a LIKE pattern with the
-  LIKE metacharacters of the input escaped. A literal prefix (``浙A8*``) still uses the sort key;
-  a leading wildcard scans the plate column of the time range.
+  LIKE metacharacters of the input escaped. The pattern is first matched against ``plate_days``
+  (one row per plate and day, sorted newest day first), which yields the (plate, day) pairs of
+  the newest matches; ``plate_captures`` is then read for those plates on those days only,
+  through its sort key, instead of scanning the plate column of every day.
 - fuzzy: equality on ``plate_folded`` (:func:`streams.domain.plates.fold_plate`: province dropped,
   OCR-confusable characters folded to one representative), helped by its bloom filter index.
   Fuzzy and wildcard combine: the pattern is folded and matched against ``plate_folded``.
@@ -13,7 +15,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
 from streams.domain.plates import canonical_plate, fold_plate
@@ -21,15 +23,17 @@ from streams.search.areas import narrow_devices
 from streams.search.requests import PlateSearch
 from streams.search.sql import Params, distinct_page, finish, stored_time, time_range, where
 from streams.warehouse.base import Warehouse
-from streams.warehouse.rows import PLATE_TABLE
+from streams.warehouse.rows import PLATE_DAYS_TABLE, PLATE_TABLE
 
 WILDCARDS = "*?"
 
 # Reading in key order merges one stream per part (a day each): for the few granules a plate
 # touches, reading them all and sorting the matches is cheaper.
 READ_SETTINGS = "SETTINGS optimize_read_in_order = 0"
-# Windows before the whole range for patterns, newest first.
-PATTERN_WINDOWS = (timedelta(days=1), timedelta(days=7))
+# A pattern page asks plate_days for this many times more pairs on each retry; past the cap it
+# reads the whole range (a pattern that rare, or filters that strict, need it).
+PAIRS_GROWTH = 4
+MAX_PAIRS = 50_000
 
 PLATE_COLUMNS = [
     "captured_at",
@@ -127,16 +131,16 @@ def plate_search(warehouse: Warehouse, request: PlateSearch) -> list[dict[str, A
     if devices is not None and not devices:
         return []
 
-    def page(since: datetime | None) -> list[dict[str, Any]]:
+    def page(narrow: Narrowing | None = None) -> list[dict[str, Any]]:
         params = Params()
-        conditions: list[str] = []
+        conditions: list[str] = narrow(params) if narrow is not None else []
         if request.plate is not None:
             conditions.append(plate_condition(params, request.plate, request.fuzzy))
         elif request.unreadable:
             conditions.append("plate_number = ''")
         if devices is not None:
             conditions.append(f"device_id IN {params.texts(devices)}")
-        conditions += time_range(params, "captured_at", since, request.until)
+        conditions += time_range(params, "captured_at", request.since, request.until)
         for column in ("plate_color", "vehicle_color", "vehicle_type", "vehicle_brand"):
             value = getattr(request, column)
             if value is not None:
@@ -156,33 +160,75 @@ def plate_search(warehouse: Warehouse, request: PlateSearch) -> list[dict[str, A
         rows.sort(key=lambda r: stored_time(r["captured_at"]), reverse=True)
         return rows
 
-    # A pattern usually matches many plates and its newest page lies in the last days: search
-    # the newest day, then week, before the whole range (a full page from a recent window is
-    # the same page the whole range would give, since every row outside it is older).
     if request.plate is not None and has_wildcard(request.plate):
-        newest = request.until or _newest(warehouse, request.since)
-        if newest is not None:
-            for span in PATTERN_WINDOWS:
-                start = newest - span
-                if request.since is not None and start <= request.since:
-                    break
-                rows = page(start)
-                if len(rows) == request.limit:
-                    return _finish(rows)
-    return _finish(page(request.since))
+        return _finish(_pattern_page(warehouse, request, page))
+    return _finish(page())
 
 
-def _newest(warehouse: Warehouse, since: datetime | None) -> datetime | None:
-    """The newest capture time (from the parts' min/max index: no rows are read)."""
+# Extra conditions on plate_captures, given the query's parameters.
+Narrowing = Callable[[Params], list[str]]
+
+
+def _pattern_page(
+    warehouse: Warehouse,
+    request: PlateSearch,
+    page: Callable[[Narrowing | None], list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """The page of a plate pattern, read through the (plate, day) pairs of its newest matches.
+
+    The newest ``n`` matching pairs cover every matching plate on each day after the oldest day
+    among them; that oldest day may be cut short, so it is read whole. When those days give a
+    full page it is the page of the whole range (every other row is older); when they do not,
+    more pairs are asked for.
+    """
+    assert request.plate is not None
+    want = request.offset + request.limit
+    n = want + max(16, want // 8)
+    while n <= MAX_PAIRS:
+        pairs = _matching_pairs(warehouse, request, n)
+        if len(pairs) < n:  # every match of the range
+            if not pairs:
+                return []
+            return page(_on_pairs(pairs))
+        oldest = pairs[-1][1]
+        rows = page(_on_pairs([pair for pair in pairs if pair[1] != oldest], whole_day=oldest))
+        if len(rows) == request.limit:
+            return rows
+        n *= PAIRS_GROWTH
+    return page(None)
+
+
+def _on_pairs(pairs: list[tuple[str, str]], whole_day: str | None = None) -> Narrowing:
+    """Rows of these (plate, day) pairs, and every row of ``whole_day``."""
+
+    def narrow(params: Params) -> list[str]:
+        condition = (
+            "(plate_number, toDate(captured_at)) IN "
+            f"{params.add(pairs, 'Array(Tuple(String, Date))')}"
+        )
+        if whole_day is not None:
+            condition = f"({condition} OR toDate(captured_at) = {params.add(whole_day, 'Date')})"
+        return [condition]
+
+    return narrow
+
+
+def _matching_pairs(warehouse: Warehouse, request: PlateSearch, n: int) -> list[tuple[str, str]]:
+    """The newest ``n`` (plate, day) pairs matching the request's pattern, newest day first."""
+    assert request.plate is not None
     params = Params()
+    conditions = [plate_condition(params, request.plate, request.fuzzy)]
+    # Whole days around the range: the rows themselves are filtered to the exact times.
+    if request.since is not None:
+        conditions.append(f"day >= toDate({params.time(request.since)})")
+    if request.until is not None:
+        conditions.append(f"day <= toDate({params.time(request.until)})")
     rows = warehouse.query(
-        f"SELECT count() AS n, max(captured_at) AS newest FROM {PLATE_TABLE} "  # noqa: S608
-        f"{where(time_range(params, 'captured_at', since, None))}",
+        f"SELECT plate_number, toString(day) AS read_on FROM {PLATE_DAYS_TABLE} "  # noqa: S608
+        f"{where(conditions)} ORDER BY day DESC LIMIT {params.count(n)}",
         params.values,
     )
-    if not rows or not int(rows[0]["n"]):
-        return None
-    return stored_time(rows[0]["newest"]) + timedelta(milliseconds=1)
+    return [(str(r["plate_number"]), str(r["read_on"])) for r in rows]
 
 
 def _finish(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

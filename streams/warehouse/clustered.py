@@ -7,7 +7,8 @@ every node needs whole are replicated to every node instead, under their own nam
 views read the ``_local`` sources, so a row fires its views once, on the replica that received it.
 
 The transformer knows the statement shapes the migrations use (CREATE TABLE, CREATE MATERIALIZED
-VIEW ... TO, ALTER TABLE on columns, indexes and TTL); anything else raises
+VIEW ... TO, ALTER TABLE on columns, indexes and TTL, and INSERT ... SELECT between sharded tables
+that backfills a new table); anything else raises
 :class:`ClusteredSchemaError`, so a new migration cannot slip past the clustered variant.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
@@ -47,6 +48,11 @@ SHARDED: Final[dict[str, Sharding]] = {
         "if(plate_number = '', cityHash64(event_id), cityHash64(plate_number))",
         "a plate's passes on one shard, so its duplicates collapse together; unreadable plates "
         "('') spread by event id instead of piling onto one shard",
+    ),
+    "plate_days": Sharding(
+        "cityHash64(plate_number)",
+        "beside the plate's passes (only readable plates are listed), so its view writes the "
+        "local table and a backfill groups each shard's plates on that shard",
     ),
     "face_captures": Sharding(
         "cityHash64(device_id)", "the sort key starts with the device: a device's rows together"
@@ -204,6 +210,10 @@ _STORAGE_COMMAND = re.compile(
     r"(?:(?:ADD|DROP|MATERIALIZE|CLEAR)\s+(?:INDEX|PROJECTION)|MODIFY\s+TTL|REMOVE\s+TTL)\b", _FLAGS
 )
 _SETTINGS = re.compile(r"\bSETTINGS\b", _FLAGS)
+_INSERT = re.compile(r"INSERT\s+INTO\s+(?P<name>\w+)\s+(?=SELECT\b)", _FLAGS)
+# Each shard selects from its own part of the source and inserts into its own part of the
+# target: no rows travel through the node that runs the statement.
+_SHARD_LOCAL_INSERT: Final = "parallel_distributed_insert_select = 2"
 
 
 def _derive(statement: str, cluster: str, database: str | None, origin: str) -> list[_Derived]:
@@ -219,7 +229,11 @@ def _derive(statement: str, cluster: str, database: str | None, origin: str) -> 
             return [_view(code, masked, cluster, database)]
         if re.match(r"ALTER\s+TABLE\b", masked, _FLAGS):
             return _alter(code, masked, cluster, database)
-        raise ClusteredSchemaError("only CREATE TABLE, CREATE MATERIALIZED VIEW and ALTER TABLE")
+        if re.match(r"INSERT\s+INTO\b", masked, _FLAGS):
+            return [_insert(code, masked, database)]
+        raise ClusteredSchemaError(
+            "only CREATE TABLE, CREATE MATERIALIZED VIEW, ALTER TABLE and INSERT ... SELECT"
+        )
     except ClusteredSchemaError as exc:
         where = f" in {origin}" if origin else ""
         first = code.splitlines()[0] if code else ""
@@ -316,24 +330,8 @@ def _view(code: str, masked: str, cluster: str, database: str | None) -> _Derive
         ),
         (head.start("target"), head.end("target"), _name(stored_target, database)),
     ]
-    sources = 0
-    for source in _FROM.finditer(masked, head.end()):
-        if source["table"] is None:  # FROM (subquery)
-            continue
-        if source["after"] or source["table"] not in SHARDED:
-            raise ClusteredSchemaError(f"the view reads {source[0].strip()!r}: not a sharded table")
-        sources += 1
-        edits.append(
-            (
-                source.start("table"),
-                source.end("table"),
-                _name(local_table(source["table"]), database),
-            )
-        )
-    if not sources:
-        raise ClusteredSchemaError("the view reads no table")
-    for begin, end, text in sorted(edits, reverse=True):
-        code = code[:begin] + text + code[end:]
+    edits += _sources(masked, head.end(), "the view", lambda t: _name(local_table(t), database))
+    code = _edited(code, edits)
     note = "reads the local table: each row counted once, on the replica that received it; "
     note += (
         "writes through the Distributed table (see ROUTED_VIEW_TARGETS)."
@@ -372,6 +370,46 @@ def _alter(code: str, masked: str, cluster: str, database: str | None) -> list[_
             _Derived("", f"ALTER TABLE {_name(name, database)} {on} {', '.join(column_commands)}")
         )
     return derived
+
+
+def _insert(code: str, masked: str, database: str | None) -> _Derived:
+    """A backfill: INSERT INTO a sharded table SELECT from sharded tables, run once between the
+    Distributed tables with every shard doing its own part (both sides shard a row alike)."""
+    head = _INSERT.match(masked)
+    if head is None:
+        raise ClusteredSchemaError("expected INSERT INTO name SELECT")
+    if head["name"] not in SHARDED:
+        raise ClusteredSchemaError(f"the insert writes {head['name']}: not a sharded table")
+    found = _VIEW_UNSUPPORTED.search(masked, head.end())
+    if found:
+        raise ClusteredSchemaError(f"{found[0]} in a backfill's query")
+    edits = [(head.start("name"), head.end("name"), _name(head["name"], database))]
+    edits += _sources(masked, head.end(), "the insert", lambda t: _name(t, database))
+    code = _edited(code, edits)
+    code += (", " if _SETTINGS.search(masked, head.end()) else " SETTINGS ") + _SHARD_LOCAL_INSERT
+    return _Derived("runs once; each shard copies its own rows (Distributed to Distributed).", code)
+
+
+def _sources(
+    masked: str, start: int, what: str, rename: Callable[[str], str]
+) -> list[tuple[int, int, str]]:
+    """The edits renaming every table read after ``start``; each must be a sharded table."""
+    edits = []
+    for source in _FROM.finditer(masked, start):
+        if source["table"] is None:  # FROM (subquery)
+            continue
+        if source["after"] or source["table"] not in SHARDED:
+            raise ClusteredSchemaError(f"{what} reads {source[0].strip()!r}: not a sharded table")
+        edits.append((source.start("table"), source.end("table"), rename(source["table"])))
+    if not edits:
+        raise ClusteredSchemaError(f"{what} reads no table")
+    return edits
+
+
+def _edited(code: str, edits: list[tuple[int, int, str]]) -> str:
+    for begin, end, text in sorted(edits, reverse=True):
+        code = code[:begin] + text + code[end:]
+    return code
 
 
 # --- text ----------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ from streams.domain.plates import fold_plate
 INDEXED_EMBEDDING_DIM = 128
 
 PLATE_TABLE = "plate_captures"
+# Which days each plate was read on (filled by a view on PLATE_TABLE): pattern searches.
+PLATE_DAYS_TABLE = "plate_days"
 FACE_TABLE = "face_captures"
 FACE_VECTOR_TABLE = "face_vectors"
 ALARM_TABLE = "alarms"

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.integration
 TABLES = [
     "raw_captures",
     "plate_captures",
+    "plate_days",
     "face_captures",
     "face_vectors",
     "alarms",
@@ -44,6 +45,7 @@ def test_ttls_follow_the_settings(migrated_warehouse: EmbeddedWarehouse) -> None
     assert current_ttls(migrated_warehouse, TABLES) == {
         "raw_captures": "toDateTime(received_at) + toIntervalDay(3)",
         "plate_captures": "toDateTime(captured_at) + toIntervalDay(60)",
+        "plate_days": "toDateTime(day) + toIntervalDay(60)",
         "face_captures": "toDateTime(captured_at) + toIntervalDay(14)",
         "face_vectors": "toDateTime(captured_at) + toIntervalDay(14)",
         "alarms": "toDateTime(captured_at) + toIntervalDay(90)",

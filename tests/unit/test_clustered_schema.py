@@ -442,6 +442,11 @@ def test_every_search_answers_as_on_a_single_node(engine: Engine) -> None:
         "ALTER TABLE alerts ON CLUSTER c ADD COLUMN x UInt8",
         "ALTER TABLE device_hourly_plates MODIFY QUERY SELECT 1",
         "OPTIMIZE TABLE alerts FINAL",
+        "INSERT INTO alerts VALUES (1)",
+        "INSERT INTO api_keys SELECT * FROM alerts",
+        "INSERT INTO plate_days SELECT * FROM api_keys",
+        "INSERT INTO plate_days SELECT 1 AS x",
+        "INSERT INTO plate_days SELECT * FROM alerts UNION ALL SELECT * FROM alarms",
     ],
 )
 def test_an_unknown_statement_kind_raises(statement: str) -> None:
@@ -493,6 +498,17 @@ def test_clustered_forms_of_the_statement_kinds() -> None:
     assert "TO device_hourly_local" in view
     with pytest.raises(ConfigError, match="cluster name"):
         clustered_statements(["ALTER TABLE alerts ADD COLUMN x UInt8"], "x'); DROP")
+    # A backfill runs once, between the Distributed tables, each shard copying its own rows.
+    assert clustered_statements(
+        ["INSERT INTO plate_days SELECT * FROM plate_captures SETTINGS max_threads = 1"], "p", "db"
+    ) == [
+        "INSERT INTO db.plate_days SELECT * FROM db.plate_captures SETTINGS max_threads = 1, "
+        "parallel_distributed_insert_select = 2"
+    ]
+    assert clustered_statements(["INSERT INTO plate_days SELECT * FROM plate_captures"]) == [
+        "INSERT INTO plate_days SELECT * FROM plate_captures "
+        "SETTINGS parallel_distributed_insert_select = 2"
+    ]
 
 
 # --- migrate and retention on a cluster, against a recording warehouse ------------------------
@@ -562,6 +578,7 @@ def test_retention_on_a_cluster_alters_the_local_tables() -> None:
         for t in (
             "raw_captures",
             "plate_captures",
+            "plate_days",
             "face_captures",
             "face_vectors",
             "alarms",

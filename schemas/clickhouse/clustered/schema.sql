@@ -401,3 +401,46 @@ ALTER TABLE alarms ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS landed_at Dat
 
 ALTER TABLE alerts_local ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS landed_at DateTime64(3, 'UTC') DEFAULT now64(3);
 ALTER TABLE alerts ON CLUSTER '{cluster}' ADD COLUMN IF NOT EXISTS landed_at DateTime64(3, 'UTC') DEFAULT now64(3);
+
+-- ==== 0004_plate_days.sql ====
+
+-- The days each readable plate was read on, one row per plate and day in monthly partitions.
+-- A plate pattern with a leading wildcard (*1234) cannot use the sort key of plate_captures.
+-- Its search reads this much smaller table newest day first (the sort key), stops once it has
+-- enough (plate, day) pairs for a page, and then reads only those plates on those days of
+-- plate_captures. reads counts rows as inserted (a redelivery counts twice): it is never shown.
+CREATE TABLE IF NOT EXISTS plate_days_local ON CLUSTER '{cluster}'
+(
+    plate_number String,
+    plate_folded String,
+    day Date,
+    reads UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/{database}/plate_days_local', '{replica}', reads)
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, plate_number);
+-- plate_days over the shards: beside the plate's passes (only readable plates are listed), so its
+-- view writes the local table and a backfill groups each shard's plates on that shard.
+CREATE TABLE IF NOT EXISTS plate_days ON CLUSTER '{cluster}' AS plate_days_local
+ENGINE = Distributed('{cluster}', currentDatabase(), 'plate_days_local', cityHash64(plate_number));
+
+-- reads the local table: each row counted once, on the replica that received it; writes the local
+-- table of its shard.
+CREATE MATERIALIZED VIEW IF NOT EXISTS plate_days_plates ON CLUSTER '{cluster}' TO plate_days_local AS
+SELECT plate_number, any(plate_folded) AS plate_folded, toDate(captured_at) AS day,
+       count() AS reads
+FROM plate_captures_local
+WHERE plate_number != ''
+GROUP BY plate_number, day;
+
+-- The plates landed before this migration. A pass landing while this runs may be counted twice,
+-- which only makes a day look busier; running it again after an interruption does the same.
+-- The source is read in its sort order (plate first), so the grouping holds one plate at a time.
+-- runs once; each shard copies its own rows (Distributed to Distributed).
+INSERT INTO plate_days
+SELECT plate_number, any(plate_folded) AS plate_folded, toDate(captured_at) AS day,
+       count() AS reads
+FROM plate_captures
+WHERE plate_number != ''
+GROUP BY plate_number, day
+SETTINGS optimize_aggregation_in_order = 1, parallel_distributed_insert_select = 2;
