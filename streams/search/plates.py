@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from streams.domain.plates import canonical_plate, fold_plate
@@ -34,6 +35,7 @@ READ_SETTINGS = "SETTINGS optimize_read_in_order = 0"
 # reads the whole range (a pattern that rare, or filters that strict, need it).
 PAIRS_GROWTH = 4
 MAX_PAIRS = 50_000
+NEWEST_DAY = timedelta(days=1)
 
 PLATE_COLUMNS = [
     "captured_at",
@@ -161,8 +163,35 @@ def plate_search(warehouse: Warehouse, request: PlateSearch) -> list[dict[str, A
         return rows
 
     if request.plate is not None and has_wildcard(request.plate):
+        # A common pattern fills its page from the newest day alone: scanning that day is
+        # cheaper than looking up its many (plate, day) pairs.
+        newest = request.until or _newest(warehouse, request.since)
+        if newest is None:
+            return []
+        start = newest - NEWEST_DAY
+        if request.since is None or start > request.since:
+            rows = page(_since(start))
+            if len(rows) == request.limit:
+                return _finish(rows)
         return _finish(_pattern_page(warehouse, request, page))
     return _finish(page())
+
+
+def _since(start: datetime) -> Narrowing:
+    return lambda params: [f"captured_at >= {params.time(start)}"]
+
+
+def _newest(warehouse: Warehouse, since: datetime | None) -> datetime | None:
+    """The newest capture time (from the parts' min/max index: no rows are read)."""
+    params = Params()
+    rows = warehouse.query(
+        f"SELECT count() AS n, max(captured_at) AS newest FROM {PLATE_TABLE} "  # noqa: S608
+        f"{where(time_range(params, 'captured_at', since, None))}",
+        params.values,
+    )
+    if not rows or not int(rows[0]["n"]):
+        return None
+    return stored_time(rows[0]["newest"]) + timedelta(milliseconds=1)
 
 
 # Extra conditions on plate_captures, given the query's parameters.
@@ -177,9 +206,9 @@ def _pattern_page(
     """The page of a plate pattern, read through the (plate, day) pairs of its newest matches.
 
     The newest ``n`` matching pairs cover every matching plate on each day after the oldest day
-    among them; that oldest day may be cut short, so it is read whole. When those days give a
-    full page it is the page of the whole range (every other row is older); when they do not,
-    more pairs are asked for.
+    among them; that oldest day may be cut short, so its pairs are asked for again, all of them.
+    When those days give a full page it is the page of the whole range (every other row is
+    older); when they do not, more pairs are asked for.
     """
     assert request.plate is not None
     want = request.offset + request.limit
@@ -191,41 +220,43 @@ def _pattern_page(
                 return []
             return page(_on_pairs(pairs))
         oldest = pairs[-1][1]
-        rows = page(_on_pairs([pair for pair in pairs if pair[1] != oldest], whole_day=oldest))
+        pairs = [pair for pair in pairs if pair[1] != oldest]
+        rows = page(_on_pairs(pairs + _matching_pairs(warehouse, request, None, day=oldest)))
         if len(rows) == request.limit:
             return rows
         n *= PAIRS_GROWTH
     return page(None)
 
 
-def _on_pairs(pairs: list[tuple[str, str]], whole_day: str | None = None) -> Narrowing:
-    """Rows of these (plate, day) pairs, and every row of ``whole_day``."""
+def _on_pairs(pairs: list[tuple[str, str]]) -> Narrowing:
+    """Only the rows of these (plate, day) pairs."""
 
     def narrow(params: Params) -> list[str]:
-        condition = (
-            "(plate_number, toDate(captured_at)) IN "
-            f"{params.add(pairs, 'Array(Tuple(String, Date))')}"
-        )
-        if whole_day is not None:
-            condition = f"({condition} OR toDate(captured_at) = {params.add(whole_day, 'Date')})"
-        return [condition]
+        pair_type = "Array(Tuple(String, Date))"
+        return [f"(plate_number, toDate(captured_at)) IN {params.add(pairs, pair_type)}"]
 
     return narrow
 
 
-def _matching_pairs(warehouse: Warehouse, request: PlateSearch, n: int) -> list[tuple[str, str]]:
-    """The newest ``n`` (plate, day) pairs matching the request's pattern, newest day first."""
+def _matching_pairs(
+    warehouse: Warehouse, request: PlateSearch, n: int | None, *, day: str | None = None
+) -> list[tuple[str, str]]:
+    """The newest ``n`` (plate, day) pairs matching the request's pattern, newest day first;
+    every pair of ``day`` when it is given (``n`` None: no limit)."""
     assert request.plate is not None
     params = Params()
     conditions = [plate_condition(params, request.plate, request.fuzzy)]
+    if day is not None:
+        conditions.append(f"day = {params.add(day, 'Date')}")
     # Whole days around the range: the rows themselves are filtered to the exact times.
     if request.since is not None:
         conditions.append(f"day >= toDate({params.time(request.since)})")
     if request.until is not None:
         conditions.append(f"day <= toDate({params.time(request.until)})")
+    limit = f"LIMIT {params.count(n)}" if n is not None else ""
     rows = warehouse.query(
         f"SELECT plate_number, toString(day) AS read_on FROM {PLATE_DAYS_TABLE} "  # noqa: S608
-        f"{where(conditions)} ORDER BY day DESC LIMIT {params.count(n)}",
+        f"{where(conditions)} ORDER BY day DESC {limit}",
         params.values,
     )
     return [(str(r["plate_number"]), str(r["read_on"])) for r in rows]

@@ -124,7 +124,7 @@ def test_pattern_pages_equal_a_plain_scan(
         assert page, pattern
 
 
-def test_a_day_cut_short_by_the_pairs_is_read_whole(warehouse: EmbeddedWarehouse) -> None:
+def test_a_day_cut_short_by_the_pairs_is_completed(warehouse: EmbeddedWarehouse) -> None:
     # A page of 4 asks for 20 pairs: the last day's one and 19 of the burst's 60 plates. The
     # fourth row is the burst's newest pass, whichever 19 plates came.
     page = plate_search(warehouse, PlateSearch(plate="*4321", limit=4))
