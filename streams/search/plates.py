@@ -4,10 +4,11 @@
   ``浙A80015``), then compared with ``plate_number``: the table's sort key, so a few granules
   per day partition are read.
 - wildcard: ``*`` any run of characters, ``?`` exactly one, turned into a LIKE pattern with the
-  LIKE metacharacters of the input escaped. The pattern is first matched against ``plate_days``
-  (one row per plate and day, sorted newest day first), which yields the (plate, day) pairs of
-  the newest matches; ``plate_captures`` is then read for those plates on those days only,
-  through its sort key, instead of scanning the plate column of every day.
+  LIKE metacharacters of the input escaped. A literal prefix uses the sort key. Otherwise the
+  newest day of the range is scanned first (a common pattern fills its page there); then the
+  pattern is matched against ``plate_days`` (one row per plate and day, sorted newest day
+  first), which yields the (plate, day) pairs of the newest matches, and ``plate_captures`` is
+  read for those plates on those days only, instead of scanning the plate column of every day.
 - fuzzy: equality on ``plate_folded`` (:func:`streams.domain.plates.fold_plate`: province dropped,
   OCR-confusable characters folded to one representative), helped by its bloom filter index.
   Fuzzy and wildcard combine: the pattern is folded and matched against ``plate_folded``.
