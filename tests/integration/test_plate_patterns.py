@@ -13,32 +13,19 @@ from pathlib import Path
 import pytest
 
 import streams.search.plates as plates_module
-from streams.canonical import ImageKind, ImageRef, PlateCapture, TimeProvenance
+from streams.canonical import PlateCapture
 from streams.search import PlateSearch, run_search
 from streams.search.plates import plate_search
 from streams.warehouse.embedded import EmbeddedWarehouse
 from streams.warehouse.migrations import MIGRATIONS_DIR, migrate
 from streams.warehouse.rows import PLATE_DAYS_TABLE, PLATE_TABLE, rows_by_table
+from tests.integration.test_search_queries import _plate
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 DAYS = 12
 DEVICES = ["D1", "D2", "D3"]
-
-
-def _pass(event_id: str, plate: str, device: str, at: datetime) -> PlateCapture:
-    return PlateCapture(
-        event_id=event_id,
-        source="hikvision-isapi",
-        device_id=device,
-        captured_at=at,
-        received_at=at + timedelta(seconds=1),
-        time_source=TimeProvenance.SOURCE_OFFSET,
-        plate_number=plate,
-        plate_raw=plate,
-        images=[ImageRef(kind=ImageKind.PLATE, url=f"https://img.example/{event_id}.jpg")],
-    )
 
 
 def _passes(first_day: int, days: int, seed: int) -> list[PlateCapture]:
@@ -51,7 +38,7 @@ def _passes(first_day: int, days: int, seed: int) -> list[PlateCapture]:
         for i in range(14):
             plate = rng.choice(plates)
             at = T0 + timedelta(days=day, minutes=rng.randrange(0, 24 * 60, 7))
-            out.append(_pass(f"d{day}-{i}-{seed}", plate, rng.choice(DEVICES), at))
+            out.append(_plate(f"d{day}-{i}-{seed}", plate, rng.choice(DEVICES), at))
     return out
 
 
@@ -62,11 +49,11 @@ def _burst() -> list[PlateCapture]:
     such plate on the last day."""
     day = T0 + timedelta(days=DAYS - 2, hours=12)
     burst = [
-        _pass(f"burst-{i}", f"浙B{i:02d}4321", "D1", day - timedelta(minutes=abs(i - 30)))
+        _plate(f"burst-{i}", f"浙B{i:02d}4321", "D1", day - timedelta(minutes=abs(i - 30)))
         for i in range(60)
     ]
     next_day = day + timedelta(days=1)
-    last = [_pass(f"last-{i}", "浙C004321", "D2", next_day + timedelta(hours=i)) for i in range(3)]
+    last = [_plate(f"last-{i}", "浙C004321", "D2", next_day + timedelta(hours=i)) for i in range(3)]
     return burst + last
 
 
