@@ -32,10 +32,11 @@ WILDCARDS = "*?"
 # Reading in key order merges one stream per part (a day each): for the few granules a plate
 # touches, reading them all and sorting the matches is cheaper.
 READ_SETTINGS = "SETTINGS optimize_read_in_order = 0"
-# A pattern page asks plate_days for this many times more pairs on each retry; past the cap it
-# reads the whole range (a pattern that rare, or filters that strict, need it).
+# A pattern page asks plate_days for this many times more pairs on each retry. Past the cap it
+# scans the whole range: each pair costs a granule read, so a few thousand cost as much as a
+# scan of a fortnight, and filters that strict need the scan anyway.
 PAIRS_GROWTH = 4
-MAX_PAIRS = 50_000
+MAX_PAIRS = 2_000
 NEWEST_DAY = timedelta(days=1)
 
 PLATE_COLUMNS = [
