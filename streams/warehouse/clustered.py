@@ -202,7 +202,7 @@ _CREATE_VIEW = re.compile(
     r"TO\s+(?P<target>\w+)\s+AS\s+(?=SELECT\b)",
     _FLAGS,
 )
-_VIEW_UNSUPPORTED = re.compile(r"\b(?:JOIN|GLOBAL|UNION)\b|\bIN\s*\(\s*SELECT\b", _FLAGS)
+_QUERY_UNSUPPORTED = re.compile(r"\b(?:JOIN|GLOBAL|UNION)\b|\bIN\s*\(\s*SELECT\b", _FLAGS)
 _FROM = re.compile(r"\bFROM\b\s*(?P<table>\w+)?(?P<after>\s*[.(])?", _FLAGS)
 _ALTER = re.compile(r"ALTER\s+TABLE\s+(?P<name>\w+)\s+(?!ON\s+CLUSTER\b)(?=\S)", _FLAGS)
 _COLUMN_COMMAND = re.compile(r"(?:ADD|DROP|MODIFY|COMMENT)\s+COLUMN\b", _FLAGS)
@@ -312,7 +312,7 @@ def _view(code: str, masked: str, cluster: str, database: str | None) -> _Derive
     head = _CREATE_VIEW.match(masked)
     if head is None:
         raise ClusteredSchemaError("expected CREATE MATERIALIZED VIEW name TO target AS SELECT")
-    found = _VIEW_UNSUPPORTED.search(masked, head.end())
+    found = _QUERY_UNSUPPORTED.search(masked, head.end())
     if found:
         raise ClusteredSchemaError(f"{found[0]} in a view's query")
     target = head["target"]
@@ -380,7 +380,7 @@ def _insert(code: str, masked: str, database: str | None) -> _Derived:
         raise ClusteredSchemaError("expected INSERT INTO name SELECT")
     if head["name"] not in SHARDED:
         raise ClusteredSchemaError(f"the insert writes {head['name']}: not a sharded table")
-    found = _VIEW_UNSUPPORTED.search(masked, head.end())
+    found = _QUERY_UNSUPPORTED.search(masked, head.end())
     if found:
         raise ClusteredSchemaError(f"{found[0]} in a backfill's query")
     edits = [(head.start("name"), head.end("name"), _name(head["name"], database))]

@@ -120,7 +120,7 @@ def test_a_day_cut_short_by_the_pairs_is_completed(warehouse: EmbeddedWarehouse)
 
 def test_a_page_past_the_first_pairs_asks_for_more(warehouse: EmbeddedWarehouse) -> None:
     # One device and a colour no pass has beside it: the newest pairs never fill the page, so
-    # the search asks for more pairs until plate_days has no more, then reads the whole range.
+    # the search asks for more pairs until plate_days has no more to give.
     for request in (
         PlateSearch(plate="*12?4", devices=["D2"], limit=5),
         PlateSearch(plate="*12?4", devices=["D2"], limit=5, since=T0 + timedelta(days=3)),
@@ -149,3 +149,26 @@ def test_run_search_answers_a_pattern_newest_first(warehouse: EmbeddedWarehouse)
     assert [row["plate_number"][-4:] for row in result.rows] == ["1234"] * 4
     times = [row["captured_at"] for row in result.rows]
     assert times == sorted(times, reverse=True)
+
+
+def test_past_the_pair_cap_the_whole_range_is_scanned(
+    warehouse: EmbeddedWarehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A page of 20 asks for 36 pairs; one device's rows among them do not fill it, and the
+    # next ask (144) is past the cap: the page comes from a scan of the whole range.
+    monkeypatch.setattr(plates_module, "MAX_PAIRS", 40)
+    asked: list[int | None] = []
+    matching = plates_module._matching_pairs
+
+    def counted(*args: object, **kwargs: object) -> list[tuple[str, str]]:
+        asked.append(args[2])  # type: ignore[arg-type]
+        return matching(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(plates_module, "_matching_pairs", counted)
+    request = PlateSearch(plate="*12?4", devices=["D2"], limit=20)
+    page = plate_search(warehouse, request)
+    assert asked[0] == 36
+    assert 144 not in asked
+    assert len(page) == 20
+    monkeypatch.undo()
+    assert page == _plain_scan(warehouse, request)
