@@ -69,6 +69,23 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _wait_for_migrations(settings: Settings, timeout: float) -> int:
+    from streams.warehouse import open_warehouse
+    from streams.warehouse.migrations import wait_until_migrated
+
+    if timeout < 0:
+        raise UserError("--wait needs a number of seconds >= 0")
+    warehouse = open_warehouse(settings)
+    try:
+        wait_until_migrated(
+            warehouse, timeout=timeout, progress=lambda message: print(message, flush=True)
+        )
+    finally:
+        warehouse.close()
+    print(f"warehouse {warehouse.description} is up to date")
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     if args.print_clustered:
         return _print_clustered(args)
@@ -77,12 +94,16 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
             "--cluster and --database go with --print-clustered; the cluster `streams migrate` "
             "applies is STREAMS_WAREHOUSE_CLUSTER"
         )
+    if args.wait is not None:
+        return _wait_for_migrations(settings, args.wait)
     from streams.warehouse import open_warehouse
     from streams.warehouse.retention import bring_up_to_date
 
     warehouse = open_warehouse(settings)
     try:
-        done, retimed = bring_up_to_date(warehouse, settings)
+        done, retimed = bring_up_to_date(
+            warehouse, settings, progress=lambda message: print(message, flush=True)
+        )
     finally:
         warehouse.close()
     for migration in done:
@@ -389,6 +410,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="with --print-clustered: qualify every name with this database, as `streams "
         "migrate` does (default: unqualified names)",
+    )
+    migrate.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="apply nothing: wait up to SECONDS until another process (a deploy's migration "
+        "Job) has applied every migration, then exit 0; exit 1 if it has not by then. For "
+        "init containers: a migration that rebuilds a table must run in one process only",
     )
     migrate.set_defaults(handler=cmd_migrate)
 

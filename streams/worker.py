@@ -28,8 +28,12 @@ def prepare_worker(settings: Settings) -> Warehouse:
             "set STREAMS_WEB_PORT to a free port"
         )
     warehouse = open_warehouse(settings)
-    bring_up_to_date(warehouse, settings)
+    bring_up_to_date(warehouse, settings, progress=_to_stderr)
     return warehouse
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def run_worker(settings: Settings, loglevel: str = "warn", with_api: bool = False) -> None:

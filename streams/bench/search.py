@@ -326,10 +326,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     sizes = Sizes(plates=args.plates, faces=args.faces)
     warehouse = EmbeddedWarehouse(args.dir, "streams")
     try:
-        migrate(warehouse)
 
         def progress(message: str) -> None:
             print(message, flush=True)
+
+        migrate(warehouse, progress=progress)
 
         ensure_plates(warehouse, sizes, progress)
         ensure_faces(warehouse, sizes, progress)

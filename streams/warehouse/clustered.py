@@ -7,8 +7,9 @@ every node needs whole are replicated to every node instead, under their own nam
 views read the ``_local`` sources, so a row fires its views once, on the replica that received it.
 
 The transformer knows the statement shapes the migrations use (CREATE TABLE, CREATE MATERIALIZED
-VIEW ... TO, ALTER TABLE on columns, indexes and TTL, and INSERT ... SELECT between sharded tables
-that backfills a new table); anything else raises
+VIEW ... TO, ALTER TABLE on columns, indexes and TTL, INSERT ... SELECT between sharded tables
+that backfills a new table, and the steps of a rebuild: EXCHANGE TABLES, ATTACH PARTITION ALL
+FROM, DROP TABLE ... SYNC, OPTIMIZE TABLE ... FINAL); anything else raises
 :class:`ClusteredSchemaError`, so a new migration cannot slip past the clustered variant.
 """
 
@@ -91,6 +92,13 @@ EVERYWHERE: Final[dict[str, str]] = {
     "search_audit": "the append-only trail, whole on any node an auditor reads",
 }
 
+# Tables a migration builds to take another's place, with settings the engine cannot alter
+# (granule size): on a cluster only their local tables exist, one per shard, and they swap names
+# with the local tables they replace. Keeper keeps the path they were created under.
+REBUILDS: Final[dict[str, str]] = {
+    "plate_captures_0005": "plate_captures",
+}
+
 # View targets written through their Distributed table rather than the local one: a view fires on
 # the shard that received the source row, but these rows must collapse per device on one shard.
 ROUTED_VIEW_TARGETS: Final = frozenset({"device_positions"})
@@ -126,7 +134,7 @@ def checked_database(name: str) -> str:
 
 def local_table(table: str) -> str:
     """Where a table's rows are stored on each node."""
-    return table + LOCAL_SUFFIX if table in SHARDED else table
+    return table + LOCAL_SUFFIX if table in SHARDED or table in REBUILDS else table
 
 
 def alter_target(table: str, cluster: str | None) -> str:
@@ -211,6 +219,10 @@ _STORAGE_COMMAND = re.compile(
 )
 _SETTINGS = re.compile(r"\bSETTINGS\b", _FLAGS)
 _INSERT = re.compile(r"INSERT\s+INTO\s+(?P<name>\w+)\s+(?=SELECT\b)", _FLAGS)
+_ATTACH_ALL = re.compile(r"ATTACH\s+PARTITION\s+ALL\s+FROM\s+(?P<source>\w+)", _FLAGS)
+_EXCHANGE = re.compile(r"EXCHANGE\s+TABLES\s+(?P<a>\w+)\s+AND\s+(?P<b>\w+)", _FLAGS)
+_DROP = re.compile(r"DROP\s+TABLE\s+(?P<name>\w+)\s+SYNC", _FLAGS)
+_OPTIMIZE = re.compile(r"OPTIMIZE\s+TABLE\s+(?P<name>\w+)\s+FINAL", _FLAGS)
 # Each shard selects from its own part of the source and inserts into its own part of the
 # target: no rows travel through the node that runs the statement.
 _SHARD_LOCAL_INSERT: Final = "parallel_distributed_insert_select = 2"
@@ -231,8 +243,11 @@ def _derive(statement: str, cluster: str, database: str | None, origin: str) -> 
             return _alter(code, masked, cluster, database)
         if re.match(r"INSERT\s+INTO\b", masked, _FLAGS):
             return [_insert(code, masked, database)]
+        if re.match(r"(?:EXCHANGE|DROP|OPTIMIZE)\b", masked, _FLAGS):
+            return [_rebuild_step(masked, cluster, database)]
         raise ClusteredSchemaError(
-            "only CREATE TABLE, CREATE MATERIALIZED VIEW, ALTER TABLE and INSERT ... SELECT"
+            "only CREATE TABLE, CREATE MATERIALIZED VIEW, ALTER TABLE, INSERT ... SELECT and "
+            "the steps of a rebuild"
         )
     except ClusteredSchemaError as exc:
         where = f" in {origin}" if origin else ""
@@ -248,7 +263,7 @@ def _table(code: str, masked: str, cluster: str, database: str | None) -> list[_
     if head is None:
         raise ClusteredSchemaError("expected CREATE TABLE [IF NOT EXISTS] name (columns) ENGINE")
     name = head["name"]
-    if name not in SHARDED and name not in EVERYWHERE:
+    if name not in SHARDED and name not in EVERYWHERE and name not in REBUILDS:
         raise ClusteredSchemaError(
             f"new table {name}: give it a sharding key in SHARDED or list it in EVERYWHERE"
         )
@@ -279,6 +294,9 @@ def _table(code: str, masked: str, cluster: str, database: str | None) -> list[_
     )
     if name in EVERYWHERE:
         return [_Derived(f"{name}: replicated to every node ({EVERYWHERE[name]}).", local)]
+    if name in REBUILDS:
+        note = f"on every shard, to take the place of {local_table(REBUILDS[name])}."
+        return [_Derived(note, local)]
     sharding = SHARDED[name]
     source = f"'{database}'" if database else "currentDatabase()"
     distributed = (
@@ -354,7 +372,14 @@ def _alter(code: str, masked: str, cluster: str, database: str | None) -> list[_
     column_commands: list[str] = []
     for begin, end in _split_top(masked, head.end(), len(masked)):
         command, shape = code[begin:end].strip(), masked[begin:end].strip()
-        if _COLUMN_COMMAND.match(shape):
+        attach = _ATTACH_ALL.fullmatch(shape)
+        if attach:  # a rebuild's parts, from one local table to the other on each shard
+            if REBUILDS.get(attach["source"]) != name:
+                raise ClusteredSchemaError(f"parts of {attach['source']} attached to {name}")
+            command = command[: attach.start("source")] + _name(
+                local_table(attach["source"]), database
+            )
+        elif _COLUMN_COMMAND.match(shape):
             column_commands.append(command)
         elif not _STORAGE_COMMAND.match(shape):
             raise ClusteredSchemaError(f"the ALTER command {command.split()[:2]} is not understood")
@@ -388,6 +413,36 @@ def _insert(code: str, masked: str, database: str | None) -> _Derived:
     code = _edited(code, edits)
     code += (", " if _SETTINGS.search(masked, head.end()) else " SETTINGS ") + _SHARD_LOCAL_INSERT
     return _Derived("runs once; each shard copies its own rows (Distributed to Distributed).", code)
+
+
+def _rebuild_step(masked: str, cluster: str, database: str | None) -> _Derived:
+    """EXCHANGE, DROP ... SYNC and OPTIMIZE ... FINAL of a rebuild, on the local tables of
+    every shard."""
+    on = f"ON CLUSTER '{cluster}'"
+    statement = masked.strip()
+    exchange = _EXCHANGE.fullmatch(statement)
+    if exchange:
+        pair = {exchange["a"], exchange["b"]}
+        if not any(pair == {built, replaced} for built, replaced in REBUILDS.items()):
+            raise ClusteredSchemaError("EXCHANGE TABLES of a table and its rebuild only")
+        a, b = (_name(local_table(t), database) for t in (exchange["a"], exchange["b"]))
+        return _Derived("", f"EXCHANGE TABLES {a} AND {b} {on}")
+    drop = _DROP.fullmatch(statement)
+    if drop:
+        if drop["name"] not in REBUILDS:
+            raise ClusteredSchemaError("DROP TABLE of a rebuild's leftover only")
+        return _Derived("", f"DROP TABLE {_name(local_table(drop['name']), database)} {on} SYNC")
+    optimize = _OPTIMIZE.fullmatch(statement)
+    if optimize:
+        if optimize["name"] not in SHARDED:
+            raise ClusteredSchemaError(f"OPTIMIZE of {optimize['name']}: not a sharded table")
+        return _Derived(
+            "each shard rewrites its parts (one replica merges, the others fetch).",
+            f"OPTIMIZE TABLE {_name(local_table(optimize['name']), database)} {on} FINAL",
+        )
+    raise ClusteredSchemaError(
+        "expected EXCHANGE TABLES a AND b, DROP TABLE name SYNC or OPTIMIZE TABLE name FINAL"
+    )
 
 
 def _sources(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,11 +93,16 @@ def applied_migrations(warehouse: Warehouse, *, cluster: str | None = None) -> d
 
 
 def migrate(
-    warehouse: Warehouse, directory: Path = MIGRATIONS_DIR, *, cluster: str | None = None
+    warehouse: Warehouse,
+    directory: Path = MIGRATIONS_DIR,
+    *,
+    cluster: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[Migration]:
     """Apply the pending migrations in order; return the ones applied now.
 
     With ``cluster``, the clustered form of each migration is applied (ON CLUSTER DDL).
+    ``progress`` hears of each migration before it runs (one may rewrite a large table).
     """
     migrations = load_migrations(directory)
     # Each migration is translated before anything runs: one without a clustered form stops
@@ -110,23 +117,13 @@ def migrate(
             for m in migrations
         }
     applied = applied_migrations(warehouse, cluster=cluster)
-    for migration in migrations:
-        recorded = applied.get(migration.version)
-        if recorded is not None and recorded != migration.checksum:
-            raise WarehouseError(
-                f"migration {migration.version:04d}_{migration.name} changed after it was "
-                "applied; migrations are frozen, add a new one instead"
-            )
-    known = {m.version for m in migrations}
-    unknown = sorted(set(applied) - known)
-    if unknown:
-        raise WarehouseError(
-            f"the warehouse has migrations this code does not know: {unknown}; upgrade the code"
-        )
+    _check_applied(migrations, applied)
     done: list[Migration] = []
     for migration in migrations:
         if migration.version in applied:
             continue
+        if progress is not None:
+            progress(f"applying warehouse migration {migration.file_name}")
         for statement in statements[migration.version]:
             warehouse.command(statement)
         warehouse.insert(
@@ -142,6 +139,75 @@ def migrate(
         )
         done.append(migration)
     return done
+
+
+def wait_until_migrated(
+    warehouse: Warehouse,
+    *,
+    timeout: float,
+    directory: Path = MIGRATIONS_DIR,
+    progress: Callable[[str], None] | None = None,
+    poll_seconds: float = 2.0,
+) -> None:
+    """Return once every migration of ``directory`` is recorded as applied, applying none.
+
+    For processes that must not migrate themselves (a deploy runs one migration Job while the
+    pods' init containers wait): a rebuild such as 0005 must not run twice at once.
+
+    Raises:
+        WarehouseError: ``timeout`` seconds passed first, or the recorded migrations disagree
+            with these files.
+    """
+    migrations = load_migrations(directory)
+    deadline = time.monotonic() + timeout
+    announced: list[str] | None = None
+    while True:
+        applied = _recorded_migrations(warehouse)
+        _check_applied(migrations, applied)
+        pending = [m.file_name for m in migrations if m.version not in applied]
+        if not pending:
+            return
+        if progress is not None and pending != announced:
+            progress(f"waiting for another process to apply {', '.join(pending)}")
+            announced = pending
+        if time.monotonic() >= deadline:
+            raise WarehouseError(
+                f"migrations {', '.join(pending)} were not applied within {timeout:g} s: run "
+                "`streams migrate` (on Kubernetes, the streams-migrate Job) and see its log"
+            )
+        time.sleep(poll_seconds)
+
+
+def _recorded_migrations(warehouse: Warehouse) -> dict[int, str]:
+    """Version -> checksum as recorded, without creating anything (none: no record yet)."""
+    found = warehouse.query(
+        "SELECT count() AS n FROM system.tables "
+        "WHERE database = currentDatabase() AND name = {name:String}",
+        {"name": MIGRATIONS_TABLE},
+    )
+    if not int(found[0]["n"]):
+        return {}
+    rows = warehouse.query(
+        f"SELECT version, checksum FROM {MIGRATIONS_TABLE} ORDER BY version"  # noqa: S608  (constant)
+    )
+    return {int(r["version"]): str(r["checksum"]) for r in rows}
+
+
+def _check_applied(migrations: list[Migration], applied: dict[int, str]) -> None:
+    """The recorded migrations are these files, unchanged, and none is unknown to this code."""
+    for migration in migrations:
+        recorded = applied.get(migration.version)
+        if recorded is not None and recorded != migration.checksum:
+            raise WarehouseError(
+                f"migration {migration.version:04d}_{migration.name} changed after it was "
+                "applied; migrations are frozen, add a new one instead"
+            )
+    known = {m.version for m in migrations}
+    unknown = sorted(set(applied) - known)
+    if unknown:
+        raise WarehouseError(
+            f"the warehouse has migrations this code does not know: {unknown}; upgrade the code"
+        )
 
 
 def clustered_schema(

@@ -2,14 +2,17 @@
 
 Retention is a setting, not part of the frozen migrations: ``apply_retention`` runs after them
 and changes a table's TTL only when it differs from the setting, so a restart costs nothing.
-A changed TTL applies to new parts and to existing parts as they merge
-(``materialize_ttl_after_modify = 0``: no rewrite of the whole table at start). On a cluster the
+A table's first TTL applies to the rows it already holds at once (a part written without a TTL
+would otherwise never expire: a day's part is merged once and then left alone); a changed TTL
+applies to new parts and to existing parts as they merge (``materialize_ttl_after_modify = 0``:
+no rewrite of the whole table at start). On a cluster the
 TTL is that of the tables holding the rows (``<table>_local`` on every shard, ON CLUSTER).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from streams.errors import WarehouseError
@@ -82,18 +85,20 @@ def apply_retention(warehouse: Warehouse, settings: Settings) -> list[Retention]
         ttl = retention.ttl
         if current[stored[retention.table]] == ttl:
             continue
+        first = current[stored[retention.table]] is None
         warehouse.command(
             f"ALTER TABLE {alter_target(retention.table, cluster)} MODIFY TTL {ttl} "
-            "SETTINGS materialize_ttl_after_modify = 0"
+            f"SETTINGS materialize_ttl_after_modify = {int(first)}"
         )
         changed.append(retention)
     return changed
 
 
 def bring_up_to_date(
-    warehouse: Warehouse, settings: Settings
+    warehouse: Warehouse, settings: Settings, progress: Callable[[str], None] | None = None
 ) -> tuple[list[Migration], list[Retention]]:
     """Pending migrations applied, then retention set from the settings: what every process
-    that opens the warehouse does first. Returns what changed."""
-    done = migrate(warehouse, cluster=settings.warehouse_cluster)
+    that opens the warehouse does first. Returns what changed; ``progress`` hears of each
+    migration before it runs."""
+    done = migrate(warehouse, cluster=settings.warehouse_cluster, progress=progress)
     return done, apply_retention(warehouse, settings)

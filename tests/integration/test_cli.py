@@ -87,5 +87,19 @@ def test_migrate_applies_and_reports(tmp_path: Path) -> None:
     first = _streams("migrate", env=env)
     assert first.returncode == 0, first.stderr
     assert "applied 0001_raw_captures" in first.stdout
+    # Each migration is announced before it runs: one may rewrite a large table.
+    lines = first.stdout.splitlines()
+    assert lines.index("applying warehouse migration 0005_plate_granules.sql") < lines.index(
+        "applied 0005_plate_granules"
+    )
     second = _streams("migrate", env=env)
     assert "0 applied now" in second.stdout
+
+
+def test_migrate_wait_applies_nothing(tmp_path: Path) -> None:
+    env = settings_env(Settings(warehouse_url=f"chdb://{tmp_path / 'wh'}"))
+    _assert_one_line_error(_streams("migrate", "--wait", "0", env=env), "were not applied within")
+    assert _streams("migrate", env=env).returncode == 0
+    waited = _streams("migrate", "--wait", "0", env=env)
+    assert waited.returncode == 0, waited.stderr
+    assert "is up to date" in waited.stdout

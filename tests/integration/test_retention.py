@@ -108,23 +108,41 @@ def test_every_table_with_a_setting_is_in_the_plan() -> None:
     assert sorted(r.table for r in retention_plan(Settings())) == sorted(TABLES)
 
 
-def test_existing_rows_wait_for_a_merge(migrated_warehouse: EmbeddedWarehouse) -> None:
-    now = datetime.now(UTC)
-    for n, age in enumerate((40, 41)):  # two parts, written before any TTL
-        migrated_warehouse.insert(
-            "dead_letters",
-            [
-                {
-                    "dead_letter_id": f"old{n}",
-                    "stage": "s",
-                    "reason": "",
-                    "failed_at": now - timedelta(age),
-                }
-            ],
-        )
+def _dead_letter(dead_letter_id: str, age_days: int) -> dict[str, object]:
+    failed_at = datetime.now(UTC) - timedelta(age_days)
+    return {"dead_letter_id": dead_letter_id, "stage": "s", "reason": "", "failed_at": failed_at}
+
+
+def test_a_first_ttl_applies_to_the_rows_already_there(
+    migrated_warehouse: EmbeddedWarehouse,
+) -> None:
+    # Two parts written before any TTL: merged once, a day's part is never merged again, so
+    # without a TTL of their own these rows would never expire.
+    migrated_warehouse.insert("dead_letters", [_dead_letter("old0", 40)])
+    migrated_warehouse.insert("dead_letters", [_dead_letter("old1", 41), _dead_letter("new", 5)])
     apply_retention(migrated_warehouse, Settings(retention_dead_letters_days=30))
-    # No rewrite when the TTL is set: the expired rows are still there ...
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the mutation runs in the background
+        rows = migrated_warehouse.query("SELECT dead_letter_id FROM dead_letters")
+        if rows == [{"dead_letter_id": "new"}]:
+            break
+        time.sleep(0.2)
+    assert rows == [{"dead_letter_id": "new"}]
+
+
+def test_a_changed_ttl_rewrites_nothing(migrated_warehouse: EmbeddedWarehouse) -> None:
+    mutations = "SELECT count() AS n FROM system.mutations WHERE table = 'dead_letters'"
+    apply_retention(migrated_warehouse, Settings(retention_dead_letters_days=30))
+    first = migrated_warehouse.query(mutations)
+    for n, age in enumerate((20, 21)):  # two parts, within the first TTL
+        migrated_warehouse.insert("dead_letters", [_dead_letter(f"old{n}", age)])
+    apply_retention(migrated_warehouse, Settings(retention_dead_letters_days=10))
+    # The parts keep the TTL they were written with: no mutation rewrites them at start.
+    time.sleep(1)
     assert migrated_warehouse.query("SELECT count() AS n FROM dead_letters") == [{"n": 2}]
-    # ... until the parts merge.
+    assert migrated_warehouse.query(mutations) == first
+    # A part written now gets the new TTL; the older parts still keep theirs.
+    migrated_warehouse.insert("dead_letters", [_dead_letter("new", 11)])
     migrated_warehouse.command("OPTIMIZE TABLE dead_letters FINAL")
-    assert migrated_warehouse.query("SELECT count() AS n FROM dead_letters") == [{"n": 0}]
+    rows = migrated_warehouse.query("SELECT dead_letter_id FROM dead_letters ORDER BY 1")
+    assert [r["dead_letter_id"] for r in rows] == ["old0", "old1"]

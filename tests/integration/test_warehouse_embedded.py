@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +14,12 @@ import pytest
 
 from streams.errors import WarehouseError
 from streams.warehouse.embedded import EmbeddedWarehouse, param_text
-from streams.warehouse.migrations import MIGRATIONS_TABLE, load_migrations, migrate
+from streams.warehouse.migrations import (
+    MIGRATIONS_TABLE,
+    load_migrations,
+    migrate,
+    wait_until_migrated,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -96,15 +103,52 @@ def test_migrate_applies_once_and_records(warehouse: EmbeddedWarehouse) -> None:
     assert "raw_captures" in tables
 
 
-def test_changed_migration_is_refused(warehouse: EmbeddedWarehouse, tmp_path: Path) -> None:
+def test_waiting_applies_nothing_and_returns_once_another_thread_migrated(
+    warehouse: EmbeddedWarehouse, tmp_path: Path
+) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_first.sql").write_text(
+        "CREATE TABLE a (x UInt8) ENGINE = MergeTree ORDER BY x;\n"
+    )
+    (folder / "0002_second.sql").write_text(
+        "CREATE TABLE b (x UInt8) ENGINE = MergeTree ORDER BY x;\n"
+    )
+    heard: list[str] = []
+    with pytest.raises(WarehouseError, match=r"0001_first\.sql, 0002_second\.sql were not applied"):
+        wait_until_migrated(
+            warehouse, timeout=0.3, directory=folder, progress=heard.append, poll_seconds=0.05
+        )
+    assert heard == ["waiting for another process to apply 0001_first.sql, 0002_second.sql"]
+    tables = {r["name"] for r in warehouse.query("SELECT name FROM system.tables")}
+    assert not {"a", "b", MIGRATIONS_TABLE} & tables  # nothing created while waiting
+
+    migrator = threading.Timer(0.5, lambda: migrate(warehouse, folder))
+    migrator.start()
+    started = time.monotonic()
+    wait_until_migrated(warehouse, timeout=30, directory=folder, poll_seconds=0.05)
+    assert time.monotonic() - started >= 0.4
+    migrator.join()
+    recorded = warehouse.query(f"SELECT version FROM {MIGRATIONS_TABLE} ORDER BY 1")  # noqa: S608
+    assert [r["version"] for r in recorded] == [1, 2]
+
+
+@pytest.mark.parametrize("again", ["migrate", "wait"])
+def test_changed_migration_is_refused(
+    warehouse: EmbeddedWarehouse, tmp_path: Path, again: str
+) -> None:
     folder = tmp_path / "migrations"
     folder.mkdir()
     path = folder / "0001_first.sql"
     path.write_text("CREATE TABLE a (x UInt8) ENGINE = MergeTree ORDER BY x;\n")
     migrate(warehouse, folder)
     path.write_text("CREATE TABLE a (x UInt16) ENGINE = MergeTree ORDER BY x;\n")
+    check = {
+        "migrate": lambda: migrate(warehouse, folder),
+        "wait": lambda: wait_until_migrated(warehouse, timeout=30, directory=folder),
+    }[again]
     with pytest.raises(WarehouseError, match="frozen"):
-        migrate(warehouse, folder)
+        check()
 
 
 def test_migration_numbering_must_not_have_gaps(tmp_path: Path) -> None:

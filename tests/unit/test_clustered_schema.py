@@ -30,6 +30,7 @@ from streams.errors import ConfigError, WarehouseError
 from streams.settings import Settings, load_settings
 from streams.warehouse.clustered import (
     EVERYWHERE,
+    REBUILDS,
     ROUTED_VIEW_TARGETS,
     SHARDED,
     ClusteredSchemaError,
@@ -241,11 +242,14 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     actions += [
         [f"streams {i}", "run", _unreplicated(s)] for i, s in enumerate(_clustered("streams"))
     ]
-    # Writes to a replica need a server: the ALTERs of replicated tables are left out here.
+    # Writes to a replica need a server: the ALTERs and OPTIMIZEs of replicated tables are
+    # left out here.
     replicated = [
         s
         for s in _clustered("replicated")
-        if not re.match(r"ALTER TABLE replicated\.(\w+_local|api_keys|search_audit)\b", s)
+        if not re.match(
+            r"(?:ALTER|OPTIMIZE) TABLE replicated\.(\w+_local|api_keys|search_audit)\b", s
+        )
     ]
     actions += [[f"replicated {i}", "run", _on_each_node(s)] for i, s in enumerate(replicated)]
     for database in ("single", "streams"):
@@ -358,7 +362,12 @@ def test_each_table_is_sharded_or_everywhere(engine: Engine) -> None:
 
 def test_replicas_are_on_keeper_under_their_paths(engine: Engine) -> None:
     replicas = {r["table"]: r for r in engine.ok("replicas")}
-    expected = {local_table(t): f"/clickhouse/tables/01/replicated/{t}_local" for t in SHARDED}
+    # A rebuilt table keeps the Keeper path it was created under.
+    created_as = {replaced: built for built, replaced in REBUILDS.items()}
+    expected = {
+        local_table(t): f"/clickhouse/tables/01/replicated/{created_as.get(t, t)}_local"
+        for t in SHARDED
+    }
     expected |= {t: f"/clickhouse/tables/all/replicated/{t}" for t in EVERYWHERE}
     assert {t: r["zookeeper_path"] for t, r in replicas.items()} == expected
     assert {r["replica_name"] for r in replicas.values()} == {"r1"}
@@ -441,7 +450,14 @@ def test_every_search_answers_as_on_a_single_node(engine: Engine) -> None:
         "ALTER TABLE alerts DELETE WHERE 1",
         "ALTER TABLE alerts ON CLUSTER c ADD COLUMN x UInt8",
         "ALTER TABLE device_hourly_plates MODIFY QUERY SELECT 1",
-        "OPTIMIZE TABLE alerts FINAL",
+        "OPTIMIZE TABLE api_keys FINAL",
+        "OPTIMIZE TABLE alerts",
+        "DROP TABLE plate_captures SYNC",
+        "EXCHANGE TABLES alerts AND plate_captures_0005",
+        "EXCHANGE TABLES plate_captures AND alerts",
+        "ALTER TABLE alerts ATTACH PARTITION ALL FROM plate_captures_0005",
+        "ALTER TABLE plate_captures ATTACH PARTITION ALL FROM alerts",
+        "CREATE TABLE IF NOT EXISTS plate_captures_0005 AS plate_captures",
         "INSERT INTO alerts VALUES (1)",
         "INSERT INTO api_keys SELECT * FROM alerts",
         "INSERT INTO plate_days SELECT * FROM api_keys",
@@ -508,6 +524,31 @@ def test_clustered_forms_of_the_statement_kinds() -> None:
     assert clustered_statements(["INSERT INTO plate_days SELECT * FROM plate_captures"]) == [
         "INSERT INTO plate_days SELECT * FROM plate_captures "
         "SETTINGS parallel_distributed_insert_select = 2"
+    ]
+    # A rebuild: the new table exists as local tables only, which swap with the old ones and
+    # take over their parts on every shard.
+    rebuild = clustered_statements(
+        [
+            "CREATE TABLE IF NOT EXISTS plate_captures_0005 (x UInt8) ENGINE = MergeTree "
+            "ORDER BY x SETTINGS index_granularity = 1024",
+            "EXCHANGE TABLES plate_captures AND plate_captures_0005",
+            "ALTER TABLE plate_captures ATTACH PARTITION ALL FROM plate_captures_0005",
+            "DROP TABLE plate_captures_0005 SYNC",
+            "OPTIMIZE TABLE plate_captures FINAL",
+        ],
+        "p",
+        "db",
+    )
+    assert rebuild == [
+        "CREATE TABLE IF NOT EXISTS db.plate_captures_0005_local ON CLUSTER 'p' (x UInt8)\n"
+        "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/"
+        "plate_captures_0005_local', '{replica}') "
+        "ORDER BY x SETTINGS index_granularity = 1024",
+        "EXCHANGE TABLES db.plate_captures_local AND db.plate_captures_0005_local ON CLUSTER 'p'",
+        "ALTER TABLE db.plate_captures_local ON CLUSTER 'p' "
+        "ATTACH PARTITION ALL FROM db.plate_captures_0005_local",
+        "DROP TABLE db.plate_captures_0005_local ON CLUSTER 'p' SYNC",
+        "OPTIMIZE TABLE db.plate_captures_local ON CLUSTER 'p' FINAL",
     ]
 
 
