@@ -32,6 +32,10 @@ WILDCARDS = "*?"
 # Reading in key order merges one stream per part (a day each): for the few granules a plate
 # touches, reading them all and sorting the matches is cheaper.
 READ_SETTINGS = "SETTINGS optimize_read_in_order = 0"
+# The by_device projection serves device and area filters only. Where it cannot help, weighing
+# it still costs a look at the projection of every day's part (about a fifth of an exact plate
+# lookup over 90 days).
+KEY_READ_SETTINGS = READ_SETTINGS + ", optimize_use_projections = 0"
 # A pattern page asks plate_days for this many times more pairs on each retry. Past the cap it
 # scans the whole range: each pair costs a granule read, so a few thousand cost as much as a
 # scan of a fortnight, and filters that strict need the scan anyway.
@@ -153,9 +157,10 @@ def plate_search(warehouse: Warehouse, request: PlateSearch) -> list[dict[str, A
         # The plate, not the event id, breaks ties on time: it is read for the filter anyway,
         # while the event id column would be read for every matching row (the rows are put
         # in full order below; a page boundary inside one millisecond of one plate is rare).
+        settings = READ_SETTINGS if devices and not _on_sort_key(request) else KEY_READ_SETTINGS
         sql = (
             f"SELECT {_SELECT} FROM {PLATE_TABLE} {where(conditions)} "  # noqa: S608
-            f"ORDER BY captured_at DESC, plate_number LIMIT {fetch} {READ_SETTINGS}"
+            f"ORDER BY captured_at DESC, plate_number LIMIT {fetch} {settings}"
         )
         rows = distinct_page(
             warehouse, sql, params, slot, limit=request.limit, offset=request.offset
@@ -177,6 +182,16 @@ def plate_search(warehouse: Warehouse, request: PlateSearch) -> list[dict[str, A
                 return _finish(rows)
         return _finish(_pattern_page(warehouse, request, page))
     return _finish(page())
+
+
+def _on_sort_key(request: PlateSearch) -> bool:
+    """The plate condition narrows the sort key (plate first): an exact plate, an unreadable
+    plate, or a pattern with a literal prefix."""
+    if request.unreadable:
+        return True
+    if request.plate is None or request.fuzzy:
+        return False
+    return normalise_pattern(request.plate)[:1] not in ("", *WILDCARDS)
 
 
 def _since(start: datetime) -> Narrowing:

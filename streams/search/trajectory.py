@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from streams.search.areas import devices_in_area
-from streams.search.plates import READ_SETTINGS, exact_plate
+from streams.search.plates import KEY_READ_SETTINGS, READ_SETTINGS, exact_plate
 from streams.search.requests import FirstSeenSearch, TrajectorySearch
 from streams.search.sql import Params, distinct_page, finish, time_range, where
 from streams.warehouse.base import Warehouse
@@ -44,18 +44,18 @@ FIRST_SEEN_COLUMNS = [
 def trajectory(warehouse: Warehouse, request: TrajectorySearch) -> list[dict[str, Any]]:
     params = Params()
     if request.plate is not None:
-        table, subject = PLATE_TABLE, "plate_number"
+        table, subject, settings = PLATE_TABLE, "plate_number", KEY_READ_SETTINGS
         conditions = [f"plate_number = {params.text(exact_plate(request.plate))}"]
     else:
         assert request.track_id is not None
-        table, subject = FACE_TABLE, "track_id"
+        table, subject, settings = FACE_TABLE, "track_id", READ_SETTINGS
         conditions = [f"track_id = {params.text(request.track_id)}"]
     conditions += time_range(params, "captured_at", request.since, request.until)
     fetch, slot = params.slot()
     sql = (
         f"SELECT captured_at, toString(device_id) AS device_id, lat, lon, "  # noqa: S608
         f"{subject} AS subject, event_id, images FROM {table} {where(conditions)} "
-        f"ORDER BY captured_at, event_id LIMIT {fetch} {READ_SETTINGS}"
+        f"ORDER BY captured_at, event_id LIMIT {fetch} {settings}"
     )
     rows = distinct_page(warehouse, sql, params, slot, limit=request.limit, offset=request.offset)
     return finish(rows, TRAJECTORY_COLUMNS, times=("captured_at",), json=("images",))
@@ -85,7 +85,7 @@ def first_seen(warehouse: Warehouse, request: FirstSeenSearch) -> list[dict[str,
         f"argMax(tuple(toString(device_id), lat, lon), {key}) AS last_at, "
         f"toUInt32(uniqExact(event_id)) AS sightings, "
         f"toUInt32(uniqExact(device_id)) AS devices "
-        f"FROM {PLATE_TABLE} {where(conditions)} HAVING count() > 0"
+        f"FROM {PLATE_TABLE} {where(conditions)} HAVING count() > 0 {KEY_READ_SETTINGS}"
     )
     rows = warehouse.query(sql, params.values)
     for row in rows:

@@ -19,7 +19,7 @@ from streams.search import (
     SearchRequest,
     TrajectorySearch,
 )
-from streams.search.plates import exact_plate, plate_condition, wildcard_to_like
+from streams.search.plates import _on_sort_key, exact_plate, plate_condition, wildcard_to_like
 from streams.search.sql import Params, rfc3339
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -113,6 +113,23 @@ def test_wildcards_become_an_escaped_like_pattern(pattern: str, like: str) -> No
 def test_a_pattern_of_wildcards_only_is_refused(pattern: str) -> None:
     with pytest.raises(ValueError, match=r"only wildcards|empty"):
         wildcard_to_like(pattern)
+
+
+@pytest.mark.parametrize(
+    ("query", "on_key"),
+    [
+        ({"plate": "浙A80015"}, True),
+        ({"plate": " 浙a1*"}, True),
+        ({"unreadable": True}, True),
+        ({"plate": "*1234"}, False),
+        ({"plate": "?A1234"}, False),
+        ({"plate": "浙A80015", "fuzzy": True}, False),
+        ({"devices": ["D1"]}, False),
+    ],
+)
+def test_which_plate_searches_narrow_the_sort_key(query: dict[str, Any], on_key: bool) -> None:
+    # A search on the sort key never reads through the by_device projection.
+    assert _on_sort_key(PlateSearch.model_validate(query)) is on_key
 
 
 def test_plate_conditions_bind_their_values() -> None:
