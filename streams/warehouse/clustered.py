@@ -364,7 +364,7 @@ def _alter(code: str, masked: str, cluster: str, database: str | None) -> list[_
     if head is None:
         raise ClusteredSchemaError("expected ALTER TABLE name COMMAND[, COMMAND...]")
     name = head["name"]
-    if name not in SHARDED and name not in EVERYWHERE:
+    if name not in SHARDED and name not in EVERYWHERE and name not in REBUILDS:
         raise ClusteredSchemaError(f"{name} is not a table of the clustered schema")
     if _SETTINGS.search(masked, head.end()):
         raise ClusteredSchemaError("SETTINGS on an ALTER")
@@ -384,6 +384,8 @@ def _alter(code: str, masked: str, cluster: str, database: str | None) -> list[_
         elif not _STORAGE_COMMAND.match(shape):
             raise ClusteredSchemaError(f"the ALTER command {command.split()[:2]} is not understood")
         commands.append(command)
+    if name in REBUILDS and column_commands:
+        raise ClusteredSchemaError(f"column changes of the rebuild {name}: give them in its CREATE")
     if name in EVERYWHERE:  # Keeper carries the change to every replica (see alter_target)
         return [_Derived("", f"ALTER TABLE {_name(name, database)} {', '.join(commands)}")]
     on = f"ON CLUSTER '{cluster}'"

@@ -84,6 +84,21 @@ def _granule_rows(wh: EmbeddedWarehouse) -> int:
     return int(rows[0]["n"])
 
 
+def _bloom_filter_rows(wh: EmbeddedWarehouse) -> int:
+    """Rows per filter of fuzzy search's bloom filter index."""
+    (index,) = wh.query(
+        "SELECT granularity FROM system.data_skipping_indices "
+        "WHERE database = currentDatabase() AND table = {t:String} AND name = 'plate_folded_bf'",
+        {"t": PLATE_TABLE},
+    )
+    settings = wh.query(
+        "SELECT extract(engine_full, 'index_granularity = (\\d+)') AS g FROM system.tables "
+        "WHERE database = currentDatabase() AND name = {t:String}",
+        {"t": PLATE_TABLE},
+    )
+    return int(index["granularity"]) * int(settings[0]["g"])
+
+
 def _tables(wh: EmbeddedWarehouse) -> set[str]:
     rows = wh.query("SELECT name FROM system.tables WHERE database = currentDatabase()")
     return {str(r["name"]) for r in rows}
@@ -132,6 +147,7 @@ def test_the_new_granules_are_in_force(
     )[0]["engine_full"]
     assert "index_granularity = 1024" in engine
     assert "max_compress_block_size = 65536" in engine
+    assert _bloom_filter_rows(wh) == 8192
 
 
 def test_views_count_rows_landed_after_it(
@@ -157,7 +173,7 @@ def test_retention_reaches_the_rows_carried_over(
     assert wh.query(f"SELECT count() AS n FROM {PLATE_TABLE}") == [{"n": 3_000}]  # noqa: S608
 
 
-@pytest.mark.parametrize("done", [1, 2, 4])
+@pytest.mark.parametrize("done", range(1, 8))
 def test_repeating_it_after_an_interruption_loses_no_row(tmp_path: Path, done: int) -> None:
     """The first ``done`` statements ran, then the process stopped; the next start runs the
     whole migration again (it was not recorded)."""
@@ -165,14 +181,22 @@ def test_repeating_it_after_an_interruption_loses_no_row(tmp_path: Path, done: i
     try:
         contents, counts = _contents(wh), _counts(wh)
         (migration,) = [m for m in load_migrations() if m.version == REBUILD]
-        for statement in migration.statements()[:done]:
+        statements = migration.statements()
+        assert statements[1].startswith("EXCHANGE")
+        assert statements[5].startswith("DROP TABLE")
+        for statement in statements[:done]:
             wh.command(statement)
         assert [m.version for m in migrate(wh)] == [REBUILD]
         after = _contents(wh)
         assert {r["event_id"] for r in after} == {r["event_id"] for r in contents}
+        assert len(after) == 3_200
         assert _counts(wh) == counts
         assert LEFTOVER not in _tables(wh)
-        if done != 2:  # stopped between the swap and the hand-over, it swaps back
-            assert _granule_rows(wh) == 1024
+        # Stopped after the swap and before the old table was dropped, the repeat swaps the
+        # names back: the old table stays, with every row, in its old granules (and the new
+        # filter spans 8 of those).
+        upgraded = done not in (2, 3, 4, 5)
+        assert (_granule_rows(wh) == 1024) is upgraded
+        assert _bloom_filter_rows(wh) == (8192 if upgraded else 65_536)
     finally:
         wh.close()

@@ -458,6 +458,7 @@ def test_every_search_answers_as_on_a_single_node(engine: Engine) -> None:
         "ALTER TABLE alerts ATTACH PARTITION ALL FROM plate_captures_0005",
         "ALTER TABLE plate_captures ATTACH PARTITION ALL FROM alerts",
         "CREATE TABLE IF NOT EXISTS plate_captures_0005 AS plate_captures",
+        "ALTER TABLE plate_captures_0005 ADD COLUMN x UInt8",
         "INSERT INTO alerts VALUES (1)",
         "INSERT INTO api_keys SELECT * FROM alerts",
         "INSERT INTO plate_days SELECT * FROM api_keys",
