@@ -18,7 +18,7 @@ GATEWAY_PAYLOADS_PER_CORE = 3_700  # `streams bench gateway`: payloads per gatew
 WORKER_PAYLOADS_PER_CORE = 1_370  # `streams bench side-by-side`: normalize + dedup via Kafka
 INSERT_ROWS_PER_CORE = 42_400  # `streams bench sink`: the engine's insert path
 SCAN_ROWS_PER_CORE_SECOND = 170_000_000  # `*1234` over 100 M plate rows: 289 ms on 2 cores
-BYTES_PER_PLATE_ROW = 212  # 19.8 GiB for 100 M plate rows, `by_device` projection included
+BYTES_PER_PLATE_ROW = 134  # 12.4 GiB for 100 M plate rows (migration 0005), `by_device` included
 BYTES_PER_FACE_ROW = 1_500  # face vector 1,033 B with its HNSW index, plus the capture row
 PAYLOAD_BYTES = 1_715  # `streams bench gateway`: 34.3 MB for 20,000 generated city payloads
 # --- measured in the default load test (120,256 payloads) ---------------------------------------
