@@ -376,9 +376,7 @@ def _alter(code: str, masked: str, cluster: str, database: str | None) -> list[_
         if attach:  # a rebuild's parts, from one local table to the other on each shard
             if REBUILDS.get(attach["source"]) != name:
                 raise ClusteredSchemaError(f"parts of {attach['source']} attached to {name}")
-            command = command[: attach.start("source")] + _name(
-                local_table(attach["source"]), database
-            )
+            command = f"ATTACH PARTITION ALL FROM {_name(local_table(attach['source']), database)}"
         elif _COLUMN_COMMAND.match(shape):
             column_commands.append(command)
         elif not _STORAGE_COMMAND.match(shape):

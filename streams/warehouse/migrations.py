@@ -86,10 +86,7 @@ def applied_migrations(warehouse: Warehouse, *, cluster: str | None = None) -> d
         warehouse.command(MIGRATIONS_TABLE_DDL)
     else:
         _clustered_migrations_table(warehouse, cluster)
-    rows = warehouse.query(
-        f"SELECT version, checksum FROM {MIGRATIONS_TABLE} ORDER BY version"  # noqa: S608  (constant)
-    )
-    return {int(r["version"]): str(r["checksum"]) for r in rows}
+    return _read_recorded(warehouse)
 
 
 def migrate(
@@ -185,8 +182,10 @@ def _recorded_migrations(warehouse: Warehouse) -> dict[int, str]:
         "WHERE database = currentDatabase() AND name = {name:String}",
         {"name": MIGRATIONS_TABLE},
     )
-    if not int(found[0]["n"]):
-        return {}
+    return _read_recorded(warehouse) if int(found[0]["n"]) else {}
+
+
+def _read_recorded(warehouse: Warehouse) -> dict[int, str]:
     rows = warehouse.query(
         f"SELECT version, checksum FROM {MIGRATIONS_TABLE} ORDER BY version"  # noqa: S608  (constant)
     )
