@@ -6,9 +6,11 @@
 - wildcard: ``*`` any run of characters, ``?`` exactly one, turned into a LIKE pattern with the
   LIKE metacharacters of the input escaped. A literal prefix uses the sort key. Otherwise the
   newest day of the range is scanned first (a common pattern fills its page there); then the
-  pattern is matched against ``plate_days`` (one row per plate and day, sorted newest day
-  first), which yields the (plate, day) pairs of the newest matches, and ``plate_captures`` is
-  read for those plates on those days only, instead of scanning the plate column of every day.
+  (plate, day) pairs of the newest matches are looked up, and ``plate_captures`` is read for
+  those plates on those days only, instead of scanning the plate column of every day. Over a
+  short range the pattern is matched against ``plate_days`` (one row per plate and day, sorted
+  newest day first); over a longer one against ``plate_names`` (each plate once, with its
+  days), which has fewer rows than a fortnight of ``plate_days``.
 - fuzzy: equality on ``plate_folded`` (:func:`streams.domain.plates.fold_plate`: province dropped,
   OCR-confusable characters folded to one representative), helped by its bloom filter index.
   Fuzzy and wildcard combine: the pattern is folded and matched against ``plate_folded``.
@@ -17,7 +19,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.domain.plates import canonical_plate, fold_plate
@@ -25,7 +27,7 @@ from streams.search.areas import narrow_devices
 from streams.search.requests import PlateSearch
 from streams.search.sql import Params, distinct_page, finish, stored_time, time_range, where
 from streams.warehouse.base import Warehouse
-from streams.warehouse.rows import PLATE_DAYS_TABLE, PLATE_TABLE
+from streams.warehouse.rows import PLATE_DAYS_TABLE, PLATE_NAMES_TABLE, PLATE_TABLE
 
 WILDCARDS = "*?"
 
@@ -42,6 +44,11 @@ KEY_READ_SETTINGS = READ_SETTINGS + ", optimize_use_projections = 0"
 PAIRS_GROWTH = 4
 MAX_PAIRS = 2_000
 NEWEST_DAY = timedelta(days=1)
+# Pairs of a range longer than this are found by matching each plate once (plate_names) rather
+# than once per day it was read (plate_days). A city's distinct plates are those of a few days
+# (100 million reads over 90 days: 4.3 million plates, 0.7 million plate-days a day); a rare
+# pattern reads all the rows the range has, and a common one mostly stops at the newest day.
+NAMES_AFTER = timedelta(days=14)
 
 PLATE_COLUMNS = [
     "captured_at",
@@ -261,21 +268,65 @@ def _matching_pairs(
     """The newest ``n`` (plate, day) pairs matching the request's pattern, newest day first;
     every pair of ``day`` when it is given (``n`` None: no limit)."""
     assert request.plate is not None
+    if day is None and _long_range(request):
+        return _pairs_by_name(warehouse, request, n)
     params = Params()
     conditions = [plate_condition(params, request.plate, request.fuzzy)]
     if day is not None:
         conditions.append(f"day = {params.add(day, 'Date')}")
-    # Whole days around the range: the rows themselves are filtered to the exact times.
-    if request.since is not None:
-        conditions.append(f"day >= toDate({params.time(request.since)})")
-    if request.until is not None:
-        conditions.append(f"day <= toDate({params.time(request.until)})")
+    conditions += _days_in_range(params, request)
     limit = f"LIMIT {params.count(n)}" if n is not None else ""
     rows = warehouse.query(
         f"SELECT plate_number, toString(day) AS read_on FROM {PLATE_DAYS_TABLE} "  # noqa: S608
         f"{where(conditions)} ORDER BY day DESC {limit}",
         params.values,
     )
+    return _pairs(rows)
+
+
+def _long_range(request: PlateSearch) -> bool:
+    if request.since is None:
+        return True
+    return (request.until or datetime.now(UTC)) - request.since > NAMES_AFTER
+
+
+def _pairs_by_name(
+    warehouse: Warehouse, request: PlateSearch, n: int | None
+) -> list[tuple[str, str]]:
+    """:func:`_matching_pairs` through plate_names: each matching plate once, its days unrolled.
+
+    A plate's set of days may still list days retention has dropped (the row lives while the
+    plate is read); only days from the oldest that plate_days keeps count, so such a day is
+    no pair with nothing behind it.
+    """
+    assert request.plate is not None
+    params = Params()
+    matching = plate_condition(params, request.plate, request.fuzzy)
+    kept = ["day >= kept_from", *_days_in_range(params, request)]
+    limit = f"LIMIT {params.count(n)}" if n is not None else ""
+    rows = warehouse.query(
+        f"WITH (SELECT min(day) FROM {PLATE_DAYS_TABLE}) AS kept_from "  # noqa: S608
+        "SELECT plate_number, toString(day) AS read_on FROM ("
+        f"SELECT plate_number, groupUniqArrayArray(days) AS read_days FROM {PLATE_NAMES_TABLE} "
+        f"{where([matching])} GROUP BY plate_number) ARRAY JOIN read_days AS day "
+        f"{where(kept)} ORDER BY day DESC, plate_number {limit}",
+        params.values,
+    )
+    return _pairs(rows)
+
+
+def _days_in_range(params: Params, request: PlateSearch) -> list[str]:
+    """The ``day`` conditions of the request's range, whole days around it: the rows
+    themselves are filtered to the exact times."""
+    conditions = []
+    if request.since is not None:
+        conditions.append(f"day >= toDate({params.time(request.since)})")
+    if request.until is not None:
+        conditions.append(f"day <= toDate({params.time(request.until)})")
+    return conditions
+
+
+def _pairs(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(str(r["plate_number"]), str(r["read_on"])) for r in rows]
 
 

@@ -55,6 +55,11 @@ SHARDED: Final[dict[str, Sharding]] = {
         "beside the plate's passes (only readable plates are listed), so its view writes the "
         "local table and a backfill groups each shard's plates on that shard",
     ),
+    "plate_names": Sharding(
+        "cityHash64(plate_number)",
+        "beside the plate's passes and days, like plate_days: its view and its backfill write "
+        "each shard's plates on that shard",
+    ),
     "face_captures": Sharding(
         "cityHash64(device_id)", "the sort key starts with the device: a device's rows together"
     ),

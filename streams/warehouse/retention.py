@@ -42,6 +42,7 @@ def retention_plan(settings: Settings) -> list[Retention]:
         Retention("raw_captures", "received_at", settings.retention_raw_days),
         Retention("plate_captures", "captured_at", settings.retention_plates_days),
         Retention("plate_days", "day", settings.retention_plates_days),
+        Retention("plate_names", "last_day", settings.retention_plates_days),
         # Biometric data: captures and their embeddings go together.
         Retention("face_captures", "captured_at", settings.retention_faces_days),
         Retention("face_vectors", "captured_at", settings.retention_faces_days),

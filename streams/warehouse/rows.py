@@ -34,6 +34,8 @@ INDEXED_EMBEDDING_DIM = 128
 PLATE_TABLE = "plate_captures"
 # Which days each plate was read on (filled by a view on PLATE_TABLE): pattern searches.
 PLATE_DAYS_TABLE = "plate_days"
+# Every readable plate once, with its days (a view on PLATE_TABLE): long-range pattern searches.
+PLATE_NAMES_TABLE = "plate_names"
 FACE_TABLE = "face_captures"
 FACE_VECTOR_TABLE = "face_vectors"
 ALARM_TABLE = "alarms"

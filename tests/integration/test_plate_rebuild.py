@@ -30,6 +30,8 @@ pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC).replace(microsecond=0)
 REBUILD = 5
 LEFTOVER = "plate_captures_0005"
+# What a warehouse migrated up to the one before the rebuild has left to apply.
+FROM_REBUILD = [m.version for m in load_migrations() if m.version >= REBUILD]
 DEVICES = ["D1", "D2", "D3"]
 
 
@@ -113,7 +115,7 @@ def rebuilt(tmp_path: Path) -> Iterator[Rebuilt]:
     wh = _before_rebuild(tmp_path)
     assert _granule_rows(wh) > 1024
     contents, counts = _contents(wh), _counts(wh)
-    assert [m.version for m in migrate(wh)] == [REBUILD]
+    assert [m.version for m in migrate(wh)] == FROM_REBUILD
     yield wh, contents, counts
     wh.close()
 
@@ -186,7 +188,7 @@ def test_repeating_it_after_an_interruption_loses_no_row(tmp_path: Path, done: i
         assert statements[5].startswith("DROP TABLE")
         for statement in statements[:done]:
             wh.command(statement)
-        assert [m.version for m in migrate(wh)] == [REBUILD]
+        assert [m.version for m in migrate(wh)] == FROM_REBUILD
         after = _contents(wh)
         assert {r["event_id"] for r in after} == {r["event_id"] for r in contents}
         assert len(after) == 3_200

@@ -621,6 +621,7 @@ def test_retention_on_a_cluster_alters_the_local_tables() -> None:
             "raw_captures",
             "plate_captures",
             "plate_days",
+            "plate_names",
             "face_captures",
             "face_vectors",
             "alarms",
