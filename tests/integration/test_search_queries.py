@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import streams.search.faces as faces_module
 from streams.canonical import (
     Alarm,
     FaceCapture,
@@ -48,7 +49,7 @@ from streams.search.faces import nearest_sql, query_embedding
 from streams.search.sql import Params, distinct_page
 from streams.warehouse.embedded import EmbeddedWarehouse
 from streams.warehouse.migrations import migrate
-from streams.warehouse.rows import FACE_VECTOR_TABLE, PLATE_TABLE, rows_by_table
+from streams.warehouse.rows import FACE_TABLE, FACE_VECTOR_TABLE, PLATE_TABLE, rows_by_table
 
 pytestmark = pytest.mark.integration
 
@@ -488,6 +489,63 @@ def test_face_search_by_event_id_and_filters(
     assert {r["device_id"] for r in near_d3.rows} == {"D3"}
     with pytest.raises(ValueError, match="no face capture"):
         run_search(wh, FaceSearch(event_id=HOSTILE))
+
+
+def test_a_filtered_face_search_goes_the_way_its_costs_choose(
+    scenario: tuple[EmbeddedWarehouse, list[float]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wh, _ = scenario
+    request = FaceSearch(event_id="p1", devices=["D3"], top_k=5)
+    stored = query_embedding(wh, request)
+    rows = wh.query("SELECT event_id, embedding FROM face_vectors WHERE device_id = 'D3'")
+    exact = sorted(
+        rows,
+        key=lambda r: (
+            1
+            - sum(a * b for a, b in zip(stored, r["embedding"], strict=True))
+            / math.sqrt(sum(x * x for x in r["embedding"]))
+        ),
+    )
+    expected = [r["event_id"] for r in exact][:5]
+    taken: list[tuple[str, str]] = []
+    nearest = faces_module._nearest
+
+    def recorded(*args: Any) -> list[dict[str, Any]]:
+        taken.append((args[4], args[5]))  # the table and the settings
+        return nearest(*args)
+
+    monkeypatch.setattr(faces_module, "_nearest", recorded)
+    # Few rows to read: exact, through face_captures (sorted by device).
+    assert _ids(run_search(wh, request)) == expected
+    assert taken == [(FACE_TABLE, "")]
+    # Too many rows to read: the index, asked for more neighbours (a quarter of the faces pass,
+    # so 4 x 4 times more), which here finds them all.
+    monkeypatch.setattr(faces_module, "EXACT_MAX_ROWS", 0)
+    taken.clear()
+    assert _ids(run_search(wh, request)) == expected
+    assert [table for table, _ in taken] == [FACE_VECTOR_TABLE]
+    assert "'postfilter'" in taken[0][1]
+    multiplier = float(taken[0][1].rsplit("vector_search_index_fetch_multiplier = ", 1)[1])
+    assert multiplier == pytest.approx(4 * 43 / 11, abs=0.1)  # 43 indexed faces, 11 at D3
+    # Too few pass for the index to find them: exact again.
+    monkeypatch.setattr(faces_module, "MAX_FETCH_MULTIPLIER", multiplier - 1)
+    taken.clear()
+    assert _ids(run_search(wh, request)) == expected
+    assert taken == [(FACE_TABLE, "")]
+
+
+def test_rows_to_read_are_what_the_partitions_and_sort_key_leave(
+    scenario: tuple[EmbeddedWarehouse, list[float]],
+) -> None:
+    wh, _ = scenario
+    everything = wh.query(f"SELECT count() AS n FROM {FACE_VECTOR_TABLE}")  # noqa: S608
+    assert faces_module._rows_to_read(wh, FACE_VECTOR_TABLE, lambda _: []) == everything[0]["n"]
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+
+    def before_any_face(params: Params) -> list[str]:
+        return [f"captured_at < {params.time(long_ago)}"]
+
+    assert faces_module._rows_to_read(wh, FACE_VECTOR_TABLE, before_any_face) == 0
 
 
 def test_face_search_of_another_embedding_length_is_exact(
