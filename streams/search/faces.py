@@ -11,8 +11,8 @@ left out of its own results). Embeddings of the indexed length (128) are searche
   compare). The rows to read are what the sort key and the partitions leave (the engine's
   estimate), not the rows that match: where a day's part holds fewer faces than a granule per
   device, a device filter reads every part whole;
-- with a broader filter, through the index asked for more neighbours than ``top_k``
-  (``postfilter`` with a fetch multiplier from the share of faces that pass the filter); when
+- with a broader filter, through the index asked for ``FETCH_FACTOR`` times the neighbours that
+  hold ``top_k`` passing the filter at the share of faces that pass it (``postfilter``); when
   that share is too small for the index to find ``top_k`` of them, or fewer than ``top_k``
   survive the filter, the exact search runs instead, so a filter never loses results.
 
@@ -32,6 +32,7 @@ from streams.search.sql import (
     TIME_TYPE,
     Params,
     distinct_page,
+    fetch_size,
     finish,
     stored_time,
     time_range,
@@ -42,13 +43,14 @@ from streams.warehouse.rows import FACE_TABLE, FACE_VECTOR_TABLE, INDEXED_EMBEDD
 
 # Exact search over this many vectors costs about as much as an index search with a filter.
 EXACT_MAX_ROWS = 100_000
-# A filtered index search asks for this many times more neighbours than the share of faces that
-# pass the filter lets through on average. Measured for a 3 km area (2-3 % of 1 million faces):
-# recall@10 against the exact top 10 0.91 with 2, 0.97 with 4, 0.985 with 8 (at twice the time).
+# A filtered index search asks for this many times the neighbours that, at the share of faces
+# passing the filter, hold top_k that pass on average. Measured for a 3 km area (2-3 % of 1
+# million faces): recall@10 against the exact top 10 0.91 with 2, 0.97 with 4, 0.985 with 8
+# (at twice the time).
 FETCH_FACTOR = 4.0
-# Past this multiplier (a filter passing under 1 % of faces) the index reads about as much as
-# the exact search over every face, and may still not find top_k that pass.
-MAX_FETCH_MULTIPLIER = 400.0
+# Below this share of faces passing the filter the index reads about as much as the exact
+# search over every face, and may still not find top_k that pass.
+MIN_INDEX_SHARE = 0.01
 # The engine refuses an index search with a larger LIMIT unless told otherwise.
 MAX_INDEX_LIMIT = 10_000
 # Candidates the HNSW search keeps per step (ef_search); higher is slower and more exact.
@@ -185,12 +187,13 @@ def _indexed(
             f"FROM {FACE_VECTOR_TABLE} {where(conditions(params))}",
             params.values,
         )
-        matching, total = int(counted[0]["n"]), int(counted[0]["total"])
-        # Enough neighbours that top_k of them pass the filter on average (the engine's
-        # settings take numbers only; this one is computed here, not given).
-        multiplier = max(1.0, FETCH_FACTOR * total / max(1, matching))
-        if multiplier > MAX_FETCH_MULTIPLIER:
+        share = int(counted[0]["n"]) / max(1, int(counted[0]["total"]))
+        if share < MIN_INDEX_SHARE:
             return _exact(warehouse, request, embedding, devices, table)
+        # The engine multiplies the query's LIMIT (top_k and the slack for duplicates); its
+        # settings take numbers only, and this one is computed here, not given.
+        neighbours = FETCH_FACTOR * request.top_k / share
+        multiplier = max(1.0, neighbours / fetch_size(request.top_k))
         settings += (
             ", vector_search_filter_strategy = 'postfilter'"
             f", vector_search_index_fetch_multiplier = {multiplier:.1f}"

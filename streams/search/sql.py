@@ -126,6 +126,11 @@ def finish(
     return out
 
 
+def fetch_size(want: int) -> int:
+    """The rows :func:`distinct_page` asks for first to find ``want`` distinct ones."""
+    return want + max(16, want // 8)
+
+
 def distinct_page(
     warehouse: Warehouse,
     sql: str,
@@ -146,7 +151,7 @@ def distinct_page(
     not enough the query runs again with more.
     """
     want = offset + limit
-    fetch = want + max(16, want // 8)
+    fetch = fetch_size(want)
     while True:
         params.values[fetch_placeholder] = fetch
         rows = warehouse.query(sql, params.values)

@@ -518,17 +518,18 @@ def test_a_filtered_face_search_goes_the_way_its_costs_choose(
     # Few rows to read: exact, through face_captures (sorted by device).
     assert _ids(run_search(wh, request)) == expected
     assert taken == [(FACE_TABLE, "")]
-    # Too many rows to read: the index, asked for more neighbours (a quarter of the faces pass,
-    # so 4 x 4 times more), which here finds them all.
+    # Too many rows to read: the index, asked for 4 times the neighbours that hold 5 of D3's
+    # faces (11 of the 43 indexed faces pass), over the 21 rows the query fetches; here that is
+    # every face, so the index finds the exact answer.
     monkeypatch.setattr(faces_module, "EXACT_MAX_ROWS", 0)
     taken.clear()
     assert _ids(run_search(wh, request)) == expected
     assert [table for table, _ in taken] == [FACE_VECTOR_TABLE]
     assert "'postfilter'" in taken[0][1]
     multiplier = float(taken[0][1].rsplit("vector_search_index_fetch_multiplier = ", 1)[1])
-    assert multiplier == pytest.approx(4 * 43 / 11, abs=0.1)  # 43 indexed faces, 11 at D3
+    assert multiplier == pytest.approx(4 * 5 / (11 / 43) / 21, abs=0.1)
     # Too few pass for the index to find them: exact again.
-    monkeypatch.setattr(faces_module, "MAX_FETCH_MULTIPLIER", multiplier - 1)
+    monkeypatch.setattr(faces_module, "MIN_INDEX_SHARE", 12 / 43)
     taken.clear()
     assert _ids(run_search(wh, request)) == expected
     assert taken == [(FACE_TABLE, "")]
