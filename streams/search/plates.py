@@ -296,8 +296,8 @@ def _pairs_by_name(
     """:func:`_matching_pairs` through plate_names: each matching plate once, its days unrolled.
 
     A plate's set of days may still list days retention has dropped (the row lives while the
-    plate is read); only days from the oldest that plate_days keeps count, so such a day is
-    no pair with nothing behind it.
+    plate is read): only days from the oldest that plate_days keeps count, so that no pair
+    names a day whose rows are gone.
     """
     assert request.plate is not None
     params = Params()
