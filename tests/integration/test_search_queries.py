@@ -437,8 +437,14 @@ def test_cotravel_ranking(scenario: tuple[EmbeddedWarehouse, list[float]]) -> No
     assert _ids(wide, "plate_number") == ["浙B12345", "浙D22222"]  # 3 devices, then 4 > 3 passes
 
 
-def _brute_force(wh: EmbeddedWarehouse, query: list[float], k: int, skip: str = "") -> list[str]:
-    rows = wh.query("SELECT event_id, embedding FROM face_vectors")
+def _brute_force(
+    wh: EmbeddedWarehouse, query: list[float], k: int, skip: str = "", device: str | None = None
+) -> list[str]:
+    rows = wh.query(
+        "SELECT event_id, embedding FROM face_vectors "
+        "WHERE {device:Nullable(String)} IS NULL OR device_id = {device:Nullable(String)}",
+        {"device": device},
+    )
     norm_q = math.sqrt(sum(x * x for x in query))
     scored = []
     for row in rows:
@@ -496,17 +502,7 @@ def test_a_filtered_face_search_goes_the_way_its_costs_choose(
 ) -> None:
     wh, _ = scenario
     request = FaceSearch(event_id="p1", devices=["D3"], top_k=5)
-    stored = query_embedding(wh, request)
-    rows = wh.query("SELECT event_id, embedding FROM face_vectors WHERE device_id = 'D3'")
-    exact = sorted(
-        rows,
-        key=lambda r: (
-            1
-            - sum(a * b for a, b in zip(stored, r["embedding"], strict=True))
-            / math.sqrt(sum(x * x for x in r["embedding"]))
-        ),
-    )
-    expected = [r["event_id"] for r in exact][:5]
+    expected = _brute_force(wh, query_embedding(wh, request), 5, skip="p1", device="D3")
     taken: list[tuple[str, str]] = []
     nearest = faces_module._nearest
 
