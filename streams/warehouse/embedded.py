@@ -108,11 +108,15 @@ class EmbeddedWarehouse:
             settings += ", insert_deduplication_token=" + _quote(dedup_token)
         # One JSON array (JSONEachRow reads it as rows): one call into orjson for the batch.
         body = orjson.dumps(rows if isinstance(rows, list) else list(rows), default=_json_default)
-        statement = f"INSERT INTO {checked_identifier(table)} SETTINGS {settings}"
+        # The data goes inline in the statement, not through chDB's streaming insert: that one
+        # reports success when the engine refuses the block after parsing it (a violated
+        # constraint, a materialized view that throws) and the rows are silently gone.
+        statement = (
+            f"INSERT INTO {checked_identifier(table)} SETTINGS {settings} FORMAT JSONEachRow\n"
+        )
         try:
-            with self._lock, self._session.send_insert(statement, "JSONEachRow") as inserter:
-                inserter.append(body)
-                inserter.finish()
+            with self._lock:
+                self._session.query(statement + body.decode(), "JSONEachRow")
         except Exception as exc:
             raise WarehouseError(f"insert into {table} failed: {exc}") from exc
         return len(rows)

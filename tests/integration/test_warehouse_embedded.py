@@ -91,6 +91,33 @@ def test_rejected_statement_is_a_warehouse_error(warehouse: EmbeddedWarehouse) -
         warehouse.query("SELECT * FROM no_such_table")
 
 
+
+def test_an_insert_the_engine_refuses_after_parsing_is_an_error(
+    warehouse: EmbeddedWarehouse,
+) -> None:
+    # Refusals that come after the rows were parsed: a constraint of the table, and a
+    # materialized view that throws. Both must reach the caller, or its offsets would pass
+    # rows that never landed.
+    _table(warehouse)
+    warehouse.command("ALTER TABLE t ADD CONSTRAINT named CHECK name != 'refused'")
+    rows = [
+        {"id": 1, "name": "kept", "at": datetime.now(UTC), "tags": []},
+        {"id": 2, "name": "refused", "at": datetime.now(UTC), "tags": []},
+    ]
+    with pytest.raises(WarehouseError, match="VIOLATED_CONSTRAINT"):
+        warehouse.insert("t", rows)
+    assert warehouse.query("SELECT count() AS n FROM t") == [{"n": 0}]
+
+    warehouse.command("CREATE TABLE seen (id UInt64) ENGINE = MergeTree ORDER BY id")
+    warehouse.command(
+        "CREATE MATERIALIZED VIEW seen_ids TO seen AS "
+        "SELECT id FROM t WHERE throwIf(id = 3, 'view refuses 3') = 0"
+    )
+    with pytest.raises(WarehouseError, match="view refuses 3"):
+        warehouse.insert("t", [{"id": 3, "name": "x", "at": datetime.now(UTC), "tags": []}])
+    warehouse.insert("t", [rows[0]])
+    assert warehouse.query("SELECT id FROM seen") == [{"id": 1}]
+
 def test_migrate_applies_once_and_records(warehouse: EmbeddedWarehouse) -> None:
     first = migrate(warehouse)
     assert [m.version for m in first] == [m.version for m in load_migrations()]
