@@ -152,6 +152,13 @@ class Metric(StrEnum):
         ("topic",),
         "Records the warehouse sink could not decode or map to a table, by input topic.",
     )
+    SINK_REFUSED_ROWS = (
+        "streams_warehouse_refused_rows_total",
+        _C,
+        ("table",),
+        "Rows the warehouse refused for good (a value its column cannot hold, a constraint, a "
+        "view that throws), by table; their messages went to the dead-letter topic.",
+    )
     SINK_BATCH_ROWS = (
         "streams_warehouse_batch_rows",
         _H,

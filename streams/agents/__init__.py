@@ -49,6 +49,6 @@ def build_stages(settings: Settings, warehouse: Warehouse) -> list[Stage]:
         "warehouse_sink": lambda: WarehouseSinkStage(
             settings, warehouse, Publisher(settings), wire
         ),
-        "raw_archive": lambda: RawArchiveStage(settings, warehouse),
+        "raw_archive": lambda: RawArchiveStage(settings, warehouse, Publisher(settings), wire),
     }
     return [builders[name]() for name in selected_stages(settings)]

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams.agents.warehouse_stage import WarehouseStage
+from streams.codecs.wire import WireFormat
 from streams.metrics import COUNTERS, Metric
+from streams.publisher import Publisher
 from streams.settings import Settings
 from streams.topics import RAW
 from streams.warehouse.base import Warehouse
@@ -35,8 +37,10 @@ def raw_capture_row(source: str, message: Any) -> dict[str, Any]:
 class RawArchiveStage(WarehouseStage):
     name = "raw_archive"
 
-    def __init__(self, settings: Settings, warehouse: Warehouse) -> None:
-        super().__init__(settings, warehouse)
+    def __init__(
+        self, settings: Settings, warehouse: Warehouse, publisher: Publisher, wire: WireFormat
+    ) -> None:
+        super().__init__(settings, warehouse, publisher, wire)
         self.source_by_topic = {settings.topic(spec.name): s for s, spec in RAW.items()}
         self.topics: Sequence[str] = sorted(self.source_by_topic)
 
@@ -46,4 +50,4 @@ class RawArchiveStage(WarehouseStage):
             source = self.source_by_topic.get(message.topic(), "unknown")
             rows.append(raw_capture_row(source, message))
             COUNTERS.add(Metric.RAW_ARCHIVED, source)
-        self.prepare(TABLE, rows, ((m.topic(), m.partition(), m.offset()) for m in messages))
+        self.prepare(TABLE, rows, messages)

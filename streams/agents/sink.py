@@ -5,7 +5,8 @@ of each writer schema in a batch go to the engine as one Avro container, and the
 them to rows with the SQL of ``streams.warehouse.avro_rows``. If the engine refuses such an
 insert, its messages are decoded in Python: those that cannot be are dead-lettered and the rest
 are inserted as rows; when all decode, the refusal was the warehouse's, and the rows are
-retried until they land (an outage is never taken for bad data).
+retried until they land (an outage is never taken for bad data), except rows the warehouse
+refuses for good, which are dead-lettered (``streams.agents.warehouse_stage``).
 
 Everything else (alerts, correlations, dead letters, Confluent-framed messages, any message
 on the ClickHouse server backend) is decoded to plain values and mapped to its table's row by
@@ -18,13 +19,11 @@ on the dead-letter topic is logged and counted (dead-lettering it again would lo
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from streams import deadletters, topics
+from streams import topics
 from streams.agents.warehouse_stage import WarehouseStage, received_samples
 from streams.codecs.avro import MAGIC, AvroDecodeError, default_store
 from streams.codecs.wire import WireFormat
@@ -74,11 +73,8 @@ class WarehouseSinkStage(WarehouseStage):
     def __init__(
         self, settings: Settings, warehouse: Warehouse, publisher: Publisher, wire: WireFormat
     ) -> None:
-        super().__init__(settings, warehouse)
-        self.publisher = publisher
-        self.wire = wire
+        super().__init__(settings, warehouse, publisher, wire)
         self.topics: Sequence[str] = [settings.topic(spec.name) for spec in INPUTS]
-        self.dead_letters = settings.topic(topics.DEAD_LETTERS.name)
         self.engine: AvroWarehouse | None = (
             warehouse if isinstance(warehouse, AvroWarehouse) else None
         )
@@ -92,7 +88,7 @@ class WarehouseSinkStage(WarehouseStage):
         self._refused.clear()
         decode = self.wire.decode_datum
         rows: dict[str, list[Row]] = {}
-        positions: dict[str, list[Position]] = {}
+        sources: dict[str, list[Any]] = {}  # table -> the message of each row
         groups: dict[bytes, list[Any]] = {}
         for message in messages:
             value = message.value() or b""
@@ -109,18 +105,17 @@ class WarehouseSinkStage(WarehouseStage):
                 # the worker and the batch is read again.
                 self._unreadable(message, exc)
                 continue
-            position = (message.topic(), message.partition(), message.offset())
             for table, row in produced:
                 table_rows = rows.get(table)
                 if table_rows is None:
                     table_rows = rows[table] = []
-                    positions[table] = []
+                    sources[table] = []
                 table_rows.append(row)
-                positions[table].append(position)
+                sources[table].append(message)
         # Rows decoded here land first: they are ready, and an engine group retried during an
         # outage does not keep them out of the warehouse (their offsets wait for it anyway).
         for table, table_rows in rows.items():
-            self.prepare(table, table_rows, positions[table])
+            self.prepare(table, table_rows, sources[table])
         for header, group in groups.items():
             self._prepare_group(self._schemas[header], group)
 
@@ -158,10 +153,14 @@ class WarehouseSinkStage(WarehouseStage):
         except Exception:  # a sample never stops the sink; the insert deals with bad bodies
             return None
 
-    def python_rows(self, table: str, label: str, messages: Sequence[Any]) -> tuple[list[Row], str]:
-        """The rows for ``table`` of messages the engine refused, decoded here, and their
-        token; messages that cannot be decoded are dead-lettered (once per batch)."""
+    def python_rows(
+        self, table: str, label: str, messages: Sequence[Any]
+    ) -> tuple[list[Row], list[Any], str]:
+        """The rows for ``table`` of messages the engine refused, decoded here, the message of
+        each row, and their token; messages that cannot be decoded are dead-lettered (once per
+        batch)."""
         rows: list[Row] = []
+        sources: list[Any] = []
         positions: list[Position] = []
         for message in messages:
             position = (message.topic(), message.partition(), message.offset())
@@ -173,37 +172,15 @@ class WarehouseSinkStage(WarehouseStage):
                     self._unreadable(message, exc)
                 continue
             positions.append(position)
-            rows.extend(row for t, row in produced if t == table)
-        return rows, dedup_token(label, offset_ranges(positions))
+            for t, row in produced:
+                if t == table:
+                    rows.append(row)
+                    sources.append(message)
+        return rows, sources, dedup_token(label, offset_ranges(positions))
 
     def _unreadable(self, message: Any, exc: Exception) -> None:
-        topic = message.topic()
-        COUNTERS.add(Metric.SINK_UNREADABLE, topic)
-        if topic == self.dead_letters:
-            log.error(
-                "%s: dropping an unreadable dead letter at %s:%s:%s: %s",
-                STAGE,
-                topic,
-                message.partition(),
-                message.offset(),
-                exc,
-            )
-            return
-        letter = deadletters.of_message(
-            message,
-            stage=STAGE,
-            reason=f"{STAGE}: cannot store a record of {topic}: {exc}",
-            failed_at=datetime.now(UTC),
-        )
-        deadletters.publish(self.publisher, self.wire, self.dead_letters, letter)
-        COUNTERS.add(Metric.DEAD_LETTERS, STAGE)
-
-    def flush(self, stopping: threading.Event) -> None:
-        # Dead letters acknowledged before the runner commits: the offsets committed after
-        # this cover them too. Some are found while landing (bodies the engine refused).
-        self.publisher.flush_sync(timeout=300)
-        super().flush(stopping)
-        self.publisher.flush_sync(timeout=300)
+        COUNTERS.add(Metric.SINK_UNREADABLE, message.topic())
+        self.dead_letter(message, f"{STAGE}: cannot store a record of {message.topic()}: {exc}")
 
 
 class _MappedInsert:
@@ -226,6 +203,7 @@ class _MappedInsert:
         self.data = data
         self.token = token
         self.rows: list[Row] | None = None
+        self.sources: list[Any] = []
 
     def __call__(self) -> int:
         engine = self.stage.engine
@@ -244,9 +222,8 @@ class _MappedInsert:
                 # Views count in the engine's figure; an unfiltered mapping writes one row per
                 # body, and face_vectors (the filtered one) has no views.
                 return len(self.messages) if self.mapping.where is None else written
-            self.rows, self.token = self.stage.python_rows(
+            self.rows, self.sources, self.token = self.stage.python_rows(
                 self.mapping.table, self.label, self.messages
             )
             self.data = b""
-        rows = self.rows or []
-        return self.stage.warehouse.insert(self.mapping.table, rows, dedup_token=self.token)
+        return self.stage.land_rows(self.mapping.table, self.rows or [], self.sources, self.token)

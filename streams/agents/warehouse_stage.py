@@ -7,6 +7,11 @@ lands them one by one. An insert that landed is not made again while a later one
 (its token would absorb the repeat, but it costs an insert). The runner commits after ``flush``
 returns, so an outage holds the committed offsets.
 
+Rows the warehouse refuses for good (``streams.warehouse.refusals``) do not hold the stage: the
+rest of their insert lands, and the messages they came from go to the dead-letter topic with the
+warehouse's reason. When more than ``dead_letter_max_ratio`` of a large insert is refused, the
+table is wrong, not the data: the worker stops instead of draining the feed into dead letters.
+
 Each landed insert is measured: its rows, the duration of the attempt that landed, and the time
 from its events' ``received_at`` to now. Reading received_at costs a decode per row on the
 engine path, so only up to ``LATENCY_SAMPLES`` evenly spaced rows of an insert are read, each
@@ -15,19 +20,34 @@ standing for its share of the rows (the histogram still counts every row).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from streams import deadletters, topics
+from streams.codecs.wire import WireFormat
 from streams.metrics import COUNTERS, HISTOGRAMS, Metric
+from streams.publisher import Publisher
 from streams.settings import Settings
 from streams.warehouse.base import Row, Warehouse
-from streams.warehouse.landing import Backoff, dedup_token, land_with_retry, offset_ranges
+from streams.warehouse.landing import (
+    Backoff,
+    MustStop,
+    dedup_token,
+    land_with_retry,
+    offset_ranges,
+)
+from streams.warehouse.refusals import land_apart
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 LATENCY_SAMPLES = 32
+# Inserts smaller than this never stop the worker for the share of rows refused.
+REFUSED_SHARE_MINIMUM = 100
 # When rows of an insert were received: (epoch seconds, rows that sample stands for).
 Received = list[tuple[float, int]]
 
@@ -58,8 +78,14 @@ class WarehouseStage:
     name: str
     topics: Sequence[str]
 
-    def __init__(self, settings: Settings, warehouse: Warehouse) -> None:
+    def __init__(
+        self, settings: Settings, warehouse: Warehouse, publisher: Publisher, wire: WireFormat
+    ) -> None:
         self.warehouse = warehouse
+        self.publisher = publisher
+        self.wire = wire
+        self.dead_letters = settings.topic(topics.DEAD_LETTERS.name)
+        self.max_refused_ratio = settings.dead_letter_max_ratio
         self.backoff = Backoff(settings.sink_retry_initial_seconds, settings.sink_retry_max_seconds)
         self.batch_size = settings.sink_batch_size
         self.batch_wait = settings.sink_flush_seconds
@@ -71,18 +97,70 @@ class WarehouseStage:
     def process(self, messages: Sequence[Any]) -> None:
         raise NotImplementedError
 
-    def prepare(
-        self, table: str, rows: Sequence[Row], positions: Iterable[tuple[str, int, int]]
-    ) -> None:
-        """Rows for ``table`` from the messages at ``positions`` (topic, partition, offset):
-        the same messages always give the same token, so a redelivered batch is absorbed."""
+    def prepare(self, table: str, rows: Sequence[Row], messages: Sequence[Any]) -> None:
+        """Rows for ``table``, each from the message at the same index (a confluent-kafka
+        ``Message``): the same messages always give the same token, so a redelivered batch is
+        absorbed."""
+        positions = ((m.topic(), m.partition(), m.offset()) for m in messages)
         token = dedup_token(table, offset_ranges(positions))
         self.prepare_insert(
             table,
             table,
-            lambda: self.warehouse.insert(table, rows, dedup_token=token),
+            lambda: self.land_rows(table, rows, messages, token),
             received_samples(rows, _row_received_at),
         )
+
+    def land_rows(
+        self, table: str, rows: Sequence[Row], messages: Sequence[Any], token: str
+    ) -> int:
+        """One attempt at inserting ``rows``; rows the warehouse refuses for good are left out
+        and their messages dead-lettered once the rest has landed."""
+        refused: dict[int, str] = {}
+
+        def insert(first: int, after: int, part: str) -> int:
+            part_rows = rows if (first, after) == (0, len(rows)) else rows[first:after]
+            return self.warehouse.insert(table, part_rows, dedup_token=part)
+
+        def refuse(index: int, name: str, exc: BaseException) -> None:
+            refused[index] = f"{name}: {exc}"
+
+        landed = land_apart(insert, len(rows), token, refuse)
+        if not refused:
+            return landed
+        if len(rows) >= REFUSED_SHARE_MINIMUM and len(refused) > self.max_refused_ratio * len(rows):
+            first = refused[min(refused)]
+            raise MustStop(
+                f"{self.name}: the warehouse refused {len(refused)} of {len(rows)} rows for "
+                f"{table} (more than {self.max_refused_ratio:.0%}), the first with {first[:500]}; "
+                "a table that refuses most rows needs fixing, so the worker stops instead of "
+                "dead-lettering them (nothing is committed past them)"
+            )
+        for index, reason in sorted(refused.items()):
+            COUNTERS.add(Metric.SINK_REFUSED_ROWS, table)
+            self.dead_letter(
+                messages[index], f"{self.name}: the warehouse refused the row for {table}: {reason}"
+            )
+        return landed
+
+    def dead_letter(self, message: Any, reason: str) -> None:
+        """Send a consumed message to the dead-letter topic with ``reason``; one that came
+        from that topic is logged and dropped (sending it again would loop)."""
+        topic = message.topic()
+        if topic == self.dead_letters:
+            log.error(
+                "%s: dropping a dead letter at %s:%s:%s: %s",
+                self.name,
+                topic,
+                message.partition(),
+                message.offset(),
+                reason,
+            )
+            return
+        letter = deadletters.of_message(
+            message, stage=self.name, reason=reason[:2000], failed_at=datetime.now(UTC)
+        )
+        deadletters.publish(self.publisher, self.wire, self.dead_letters, letter)
+        COUNTERS.add(Metric.DEAD_LETTERS, self.name)
 
     def prepare_insert(
         self, key: str, table: str, insert: Callable[[], int], received: Received | None = None
@@ -96,6 +174,13 @@ class WarehouseStage:
         self.unlanded[key] = (table, insert, received or [])
 
     def flush(self, stopping: threading.Event) -> None:
+        # Dead letters acknowledged before the runner commits: the offsets committed after
+        # this cover them too. Some are found while landing (rows the warehouse refused).
+        self.publisher.flush_sync(timeout=300)
+        self._land_all(stopping)
+        self.publisher.flush_sync(timeout=300)
+
+    def _land_all(self, stopping: threading.Event) -> None:
         for key in list(self.unlanded):
             table, insert, received = self.unlanded[key]
             landed = land_with_retry(

@@ -58,7 +58,8 @@ def land_with_retry(
     what: str,
     on_failure: Callable[[Exception], None] | None = None,
 ) -> int:
-    """Call ``insert`` until it succeeds; only ``stopping`` ends the retries (``Stopped``).
+    """Call ``insert`` until it succeeds; only ``stopping`` ends the retries (``Stopped``), and
+    ``MustStop`` from ``insert`` ends them at once.
 
     The caller commits its Kafka offsets only after this returns, so a warehouse outage holds
     the committed offset where it is instead of losing the batch.
@@ -66,6 +67,8 @@ def land_with_retry(
     for attempt, delay in enumerate(backoff.delays(), start=1):
         try:
             return insert()
+        except MustStop:
+            raise
         except Exception as exc:
             if on_failure is not None:
                 on_failure(exc)
@@ -79,3 +82,8 @@ def land_with_retry(
 
 class Stopped(Exception):
     """The worker is stopping before a batch was made durable; it will be redelivered."""
+
+
+class MustStop(Exception):
+    """A failure that retrying cannot fix and the worker must not get past: nothing of the batch
+    is committed, and the worker stops with this message."""

@@ -22,8 +22,9 @@ from streams.kafka_admin import ensure_topics
 from streams.metrics import COUNTERS, Metric
 from streams.publisher import Publisher
 from streams.settings import Settings
-from streams.warehouse.base import Params, Row
+from streams.warehouse.base import Params, Row, Warehouse
 from streams.warehouse.embedded import EmbeddedWarehouse
+from streams.warehouse.landing import MustStop
 from tests.integration.test_sink import _consume_all, _encoded, _face, _plate, _produce
 
 pytestmark = pytest.mark.integration
@@ -160,3 +161,59 @@ def test_a_redelivered_batch_is_absorbed_on_the_engine_path(
         stage.flush(threading.Event())
     # Two writer schemas, two inserts per batch; the second batch stored nothing.
     assert migrated_warehouse.query("SELECT count() AS n FROM plate_captures") == [{"n": 7}]
+
+
+@pytest.mark.parametrize("path", ["engine", "rows"])
+def test_rows_the_warehouse_refuses_are_dead_lettered_and_the_rest_lands(
+    settings: Settings, migrated_warehouse: EmbeddedWarehouse, path: str
+) -> None:
+    # A constraint refuses one plate for good: retrying it would hold the sink forever.
+    ensure_topics(settings)
+    migrated_warehouse.command(
+        "ALTER TABLE plate_captures ADD CONSTRAINT not_p3 CHECK event_id != 'p3'"
+    )
+    sent = [*_encoded([_plate(i) for i in range(8)]), _v1(8)]
+    _produce(settings, topics.UNIQUE_PLATES, sent)
+    messages = _consume_all(settings, [topics.UNIQUE_PLATES], 9)
+    warehouse: Warehouse = migrated_warehouse if path == "engine" else RowsOnly(migrated_warehouse)
+    stage = WarehouseSinkStage(settings, warehouse, Publisher(settings), WireFormat())
+    refused_before = COUNTERS.get(Metric.SINK_REFUSED_ROWS, "plate_captures")
+
+    stage.process(messages)
+    stage.flush(threading.Event())
+
+    assert _plates(migrated_warehouse) == [f"p{i}" for i in range(9) if i != 3]
+    assert COUNTERS.get(Metric.SINK_REFUSED_ROWS, "plate_captures") == refused_before + 1
+    [letter] = [avro.decode(m.value()) for m in _consume_all(settings, [topics.DEAD_LETTERS], 1)]
+    assert isinstance(letter, DeadLetter)
+    [source] = [m for m in messages if m.value() == sent[3]]
+    assert (letter.payload, letter.topic, letter.partition, letter.offset) == (
+        sent[3],
+        source.topic(),
+        source.partition(),
+        source.offset(),
+    )
+    assert letter.stage == STAGE
+    assert "plate_captures" in letter.reason
+    assert "VIOLATED_CONSTRAINT" in letter.reason
+
+
+def test_a_table_that_refuses_most_rows_stops_the_worker_instead_of_draining(
+    settings: Settings, migrated_warehouse: EmbeddedWarehouse
+) -> None:
+    ensure_topics(settings)
+    migrated_warehouse.command(
+        "ALTER TABLE plate_captures ADD CONSTRAINT hardly CHECK event_id IN ('p0', 'p1')"
+    )
+    _produce(settings, topics.UNIQUE_PLATES, _encoded([_plate(i) for i in range(120)]))
+    messages = _consume_all(settings, [topics.UNIQUE_PLATES], 120)
+    stage = WarehouseSinkStage(settings, migrated_warehouse, Publisher(settings), WireFormat())
+    letters_before = COUNTERS.get(Metric.DEAD_LETTERS, STAGE)
+
+    stage.process(messages)
+    with pytest.raises(MustStop, match=r"refused 118 of 120 rows for plate_captures"):
+        stage.flush(threading.Event())
+
+    assert COUNTERS.get(Metric.DEAD_LETTERS, STAGE) == letters_before
+    # What the table accepted landed; the runner commits nothing, so the rest is read again.
+    assert _plates(migrated_warehouse) == ["p0", "p1"]

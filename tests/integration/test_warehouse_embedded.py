@@ -91,7 +91,6 @@ def test_rejected_statement_is_a_warehouse_error(warehouse: EmbeddedWarehouse) -
         warehouse.query("SELECT * FROM no_such_table")
 
 
-
 def test_an_insert_the_engine_refuses_after_parsing_is_an_error(
     warehouse: EmbeddedWarehouse,
 ) -> None:
@@ -117,6 +116,7 @@ def test_an_insert_the_engine_refuses_after_parsing_is_an_error(
         warehouse.insert("t", [{"id": 3, "name": "x", "at": datetime.now(UTC), "tags": []}])
     warehouse.insert("t", [rows[0]])
     assert warehouse.query("SELECT id FROM seen") == [{"id": 1}]
+
 
 def test_migrate_applies_once_and_records(warehouse: EmbeddedWarehouse) -> None:
     first = migrate(warehouse)

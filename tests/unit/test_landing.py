@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from streams.warehouse.landing import (
     Backoff,
+    MustStop,
     OffsetRange,
     Stopped,
     dedup_token,
@@ -76,3 +77,15 @@ def test_land_with_retry_gives_up_only_when_stopping() -> None:
     with pytest.raises(Stopped):
         land_with_retry(insert, Backoff(0.001, 0.001), stopping, what="t")
     assert len(calls) == 3
+
+
+def test_land_with_retry_does_not_retry_what_must_stop_the_worker() -> None:
+    calls: list[int] = []
+
+    def insert() -> int:
+        calls.append(1)
+        raise MustStop("the table refuses most rows")
+
+    with pytest.raises(MustStop, match="refuses most rows"):
+        land_with_retry(insert, Backoff(0.001, 0.001), threading.Event(), what="t")
+    assert calls == [1]

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.errors import WarehouseError
+from streams.warehouse.refusals import error_code, land_apart, part_token, refusal
+
+CONSTRAINT = (
+    "Code: 469. DB::Exception: Constraint `c` for table db.t is violated at row 2. "
+    "(VIOLATED_CONSTRAINT) (version 26.9.2.1)"
+)
+
+
+class ServerError(Exception):
+    """Shaped like clickhouse-driver's ServerException: the code is an attribute."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__("Code: 1. something else")
+        self.code = code
+
+
+def test_error_code_from_messages_attributes_and_causes() -> None:
+    assert error_code(RuntimeError(CONSTRAINT)) == 469
+    assert error_code(ServerError(53)) == 53  # the attribute wins over the text
+    outer = WarehouseError("insert into t failed")
+    outer.__cause__ = RuntimeError("Code: 60. DB::Exception: Unknown table t. (UNKNOWN_TABLE)")
+    assert error_code(outer) == 60
+    assert error_code(ConnectionError("connection refused")) is None
+    # "Code: N." only: a number after other words is not a code.
+    assert error_code(RuntimeError("Error Code 469 seen")) is None
+
+
+def test_refusals_are_the_data_faults_only() -> None:
+    assert refusal(WarehouseError(f"insert into t failed: {CONSTRAINT}")) == "VIOLATED_CONSTRAINT"
+    assert refusal(ServerError(321)) == "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE"
+    for transient in (60, 241, 243, 252, 209, 210, 16):  # table gone, memory, space, parts, net
+        assert refusal(ServerError(transient)) is None
+    assert refusal(ConnectionError("warehouse unavailable")) is None
+
+
+class Warehouse:
+    """Inserts of row ranges: refuses any part holding a bad row, as ClickHouse refuses a
+    whole block; records what landed under which token."""
+
+    def __init__(self, bad: set[int], transient_failures: int = 0) -> None:
+        self.bad = bad
+        self.transient_failures = transient_failures
+        self.landed: dict[str, range] = {}
+        self.calls = 0
+
+    def insert(self, first: int, after: int, token: str) -> int:
+        self.calls += 1
+        if token in self.landed:
+            return 0  # absorbed, as insert_deduplication_token does
+        if any(i in self.bad for i in range(first, after)):
+            raise WarehouseError(f"insert into t failed: {CONSTRAINT}")
+        if self.transient_failures and self.calls > 1:
+            self.transient_failures -= 1
+            raise WarehouseError("insert into t failed: Code: 210. (NETWORK_ERROR)")
+        self.landed[token] = range(first, after)
+        return after - first
+
+
+@given(st.integers(1, 300), st.data())
+def test_everything_but_the_refused_rows_lands_once(count: int, data: st.DataObject) -> None:
+    bad = set(data.draw(st.lists(st.integers(0, count - 1), max_size=8)))
+    warehouse = Warehouse(bad)
+    refused: list[int] = []
+
+    landed = land_apart(
+        warehouse.insert, count, "t|x:0:0-9", lambda i, name, exc: refused.append(i)
+    )
+
+    assert sorted(refused) == sorted(bad)
+    rows = [i for part in warehouse.landed.values() for i in part]
+    assert sorted(rows) == [i for i in range(count) if i not in bad]  # each once
+    assert landed == count - len(bad)
+    if not bad:
+        assert list(warehouse.landed) == ["t|x:0:0-9"]  # the batch's own token, one insert
+    # Halving: a few inserts per refused row, not one per row.
+    assert warehouse.calls <= 1 + 2 * len(bad) * max(1, count.bit_length())
+
+
+def test_an_outage_while_splitting_propagates_and_a_retry_absorbs_what_landed() -> None:
+    warehouse = Warehouse({5}, transient_failures=1)
+    refused: list[int] = []
+
+    def keep(i: int, name: str, exc: BaseException) -> None:
+        refused.append(i)
+
+    with pytest.raises(WarehouseError, match="NETWORK_ERROR"):
+        land_apart(warehouse.insert, 16, "tok", keep)
+    before = dict(warehouse.landed)
+    landed = land_apart(warehouse.insert, 16, "tok", keep)
+    assert set(before) <= set(warehouse.landed)  # same split, same tokens
+    assert sorted(i for part in warehouse.landed.values() for i in part) == [
+        i for i in range(16) if i != 5
+    ]
+    assert landed + sum(len(p) for p in before.values()) == 15
+    assert refused == [5]  # the first attempt failed before reaching row 5
+
+
+def test_part_tokens() -> None:
+    assert part_token("t|a:0:0-9", 0, 10, 10) == "t|a:0:0-9"
+    assert part_token("t|a:0:0-9", 0, 5, 10) == "t|a:0:0-9|rows 0-5"
+    assert part_token("t|a:0:0-9", 5, 10, 10) != part_token("t|a:0:0-9", 0, 5, 10)
