@@ -6,7 +6,7 @@ import fcntl
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -108,17 +108,17 @@ class EmbeddedWarehouse:
             settings += ", insert_deduplication_token=" + _quote(dedup_token)
         # One JSON array (JSONEachRow reads it as rows): one call into orjson for the batch.
         body = orjson.dumps(rows if isinstance(rows, list) else list(rows), default=_json_default)
-        # The data goes inline in the statement, not through chDB's streaming insert: that one
-        # reports success when the engine refuses the block after parsing it (a violated
-        # constraint, a materialized view that throws) and the rows are silently gone.
-        statement = (
-            f"INSERT INTO {checked_identifier(table)} SETTINGS {settings} FORMAT JSONEachRow\n"
+        # Through a file, not chDB's streaming insert: that one reports success when the engine
+        # refuses the block after parsing it (a violated constraint, a materialized view that
+        # throws), and the rows are gone. (Inline in the statement works too, 25 % slower.)
+        # Columns named, so those the rows leave out get their DEFAULT (landed_at).
+        names = ", ".join(checked_identifier(c) for c in rows[0])
+        head = f"INSERT INTO {checked_identifier(table)} ({names}) SETTINGS {settings}"
+        self._insert_file(
+            table,
+            body,
+            lambda path: f"{head} SELECT * FROM file({path}, 'JSONEachRow')",  # noqa: S608
         )
-        try:
-            with self._lock:
-                self._session.query(statement + body.decode(), "JSONEachRow")
-        except Exception as exc:
-            raise WarehouseError(f"insert into {table} failed: {exc}") from exc
         return len(rows)
 
     def insert_avro(
@@ -142,18 +142,26 @@ class EmbeddedWarehouse:
         if dedup_token is not None:
             settings += ", insert_deduplication_token=" + _quote(dedup_token)
         names = ", ".join(checked_identifier(c) for c in columns)
-        fd, name = tempfile.mkstemp(prefix="streams-sink-", suffix=".avro")
+        source = "file({path}, 'Avro', " + _quote(structure) + ")"
+        return self._insert_file(
+            table,
+            data,
+            lambda path: (
+                f"INSERT INTO {checked_identifier(table)} ({names}) SETTINGS {settings} "
+                + select.replace("{source}", source.replace("{path}", path))
+            ),
+        )
+
+    def _insert_file(self, table: str, data: bytes, statement: Callable[[str], str]) -> int:
+        """Run the INSERT ``statement(path)`` reads from a file holding ``data`` (``path`` comes
+        quoted); returns the rows the engine wrote."""
+        fd, name = tempfile.mkstemp(prefix="streams-sink-")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            source = f"file({_quote(name)}, 'Avro', {_quote(structure)})"
-            statement = (
-                f"INSERT INTO {checked_identifier(table)} ({names}) SETTINGS {settings} "
-                + select.replace("{source}", source)
-            )
             try:
                 with self._lock:
-                    result = self._session.query(statement, "JSONEachRow")
+                    result = self._session.query(statement(_quote(name)), "JSONEachRow")
             except Exception as exc:
                 raise WarehouseError(f"insert into {table} failed: {exc}") from exc
             written: int = result.rows_written()

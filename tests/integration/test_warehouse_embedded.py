@@ -91,6 +91,17 @@ def test_rejected_statement_is_a_warehouse_error(warehouse: EmbeddedWarehouse) -
         warehouse.query("SELECT * FROM no_such_table")
 
 
+def test_columns_the_rows_leave_out_get_their_default(warehouse: EmbeddedWarehouse) -> None:
+    _table(warehouse)
+    warehouse.command("ALTER TABLE t ADD COLUMN landed DateTime64(3, 'UTC') DEFAULT now64(3)")
+    before = datetime.now(UTC).replace(microsecond=0)
+    warehouse.insert("t", [{"id": 1, "name": "x", "at": before, "tags": []}])
+    [row] = warehouse.query(
+        "SELECT landed >= {before:DateTime64(3, 'UTC')} AS now FROM t", {"before": before}
+    )
+    assert row == {"now": 1}
+
+
 def test_an_insert_the_engine_refuses_after_parsing_is_an_error(
     warehouse: EmbeddedWarehouse,
 ) -> None:
