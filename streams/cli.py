@@ -466,9 +466,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     dead = sub.add_parser(
         "deadletters",
-        help="list dead letters, or replay them to their raw topics after a fix",
+        help="list dead letters, or replay them to where they came from after a fix",
         description="list: print dead letters (newest last). replay: produce their original "
-        "bytes back to raw.<source> (header x-replay-of), continuing after the last replay.",
+        "bytes back to the topic they came from (raw.<source> for payloads an adapter refused, "
+        "the warehouse sink's input for records the warehouse refused; header x-replay-of), "
+        "continuing after the last replay.",
     )
     dead.add_argument("action", choices=["list", "replay"])
     dead.add_argument("--source", choices=SOURCES, help="only dead letters of this source")

@@ -1,10 +1,12 @@
 """``streams deadletters list|replay``: look at dead letters, and send them through again.
 
-Replay produces each selected dead letter's original bytes, key and headers back to the raw
-topic it came from (header ``x-replay-of: topic:partition:offset``), so a fixed adapter
-normalizes it. Replay reads with its own consumer group and commits what it replayed: running it
-again continues after the last replayed dead letter. Records of a payload that were fine the first
-time come out again with the same event ids, which deduplication recognises.
+Replay produces each selected dead letter's original bytes, key and headers back to the topic
+it came from (header ``x-replay-of: topic:partition:offset``): a payload the normalize stage
+refused to its raw topic, so a fixed adapter normalizes it; a record a warehouse stage could not
+store to the topic that stage read (``unique.plate``, ``raw.<source>``, ...), so it lands once
+the table is fixed. Replay reads with its own consumer group and commits what it replayed:
+running it again continues after the last replayed dead letter. Records of a payload that were
+fine the first time come out again with the same event ids, which deduplication recognises.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from streams.codecs.wire import wire_format
 from streams.kafka_admin import LIBRDKAFKA_LOGGER, existing_topics
 from streams.publisher import Publisher
 from streams.settings import Settings
-from streams.topics import DEAD_LETTERS, SOURCES, raw_topic_name
+from streams.topics import ALL_TOPICS, DEAD_LETTERS, SOURCES, raw_topic_name
 
 
 def _consumer(settings: Settings, group: str) -> Consumer:
@@ -101,6 +103,15 @@ def list_dead_letters(
     return 0
 
 
+def _destination(settings: Settings, letter: DeadLetter) -> str | None:
+    """Where a replay sends ``letter``: its source's raw topic, or else the topic it was read
+    from when that is one of this deployment's topics (never the dead-letter topic itself)."""
+    if letter.source in SOURCES:
+        return settings.topic(raw_topic_name(letter.source))
+    ours = {settings.topic(spec.name) for spec in ALL_TOPICS if spec != DEAD_LETTERS}
+    return letter.topic if letter.topic in ours else None
+
+
 def replay_dead_letters(
     settings: Settings, *, source: str | None, contains: str | None, dry_run: bool
 ) -> int:
@@ -113,10 +124,11 @@ def replay_dead_letters(
     try:
         for _message, letter in read_dead_letters(consumer, settings):
             read_any = True
-            if not _matches(letter, source, contains) or letter.source not in SOURCES:
+            destination = _destination(settings, letter)
+            if not _matches(letter, source, contains) or destination is None:
                 passed_over += 1
                 continue
-            replayed[letter.source or "?"] += 1
+            replayed[letter.source or destination] += 1
             if publisher is None:
                 continue
             headers: list[tuple[str, str | bytes | None]] = [
@@ -124,7 +136,7 @@ def replay_dead_letters(
             ]
             headers.append(("x-replay-of", f"{letter.topic}:{letter.partition}:{letter.offset}"))
             publisher.produce(
-                settings.topic(raw_topic_name(letter.source or "")),
+                destination,
                 letter.payload,
                 letter.key,
                 headers,

@@ -18,6 +18,7 @@ from streams.canonical import DeadLetter
 from streams.codecs import avro
 from streams.codecs.avro import MAGIC, default_store
 from streams.codecs.wire import WireFormat
+from streams.deadletter_tools import replay_dead_letters
 from streams.kafka_admin import ensure_topics
 from streams.metrics import COUNTERS, Metric
 from streams.publisher import Publisher
@@ -196,6 +197,19 @@ def test_rows_the_warehouse_refuses_are_dead_lettered_and_the_rest_lands(
     assert letter.stage == STAGE
     assert "plate_captures" in letter.reason
     assert "VIOLATED_CONSTRAINT" in letter.reason
+
+    # Once the table is fixed, a replay sends the record back to the sink's input, and it lands.
+    migrated_warehouse.command("ALTER TABLE plate_captures DROP CONSTRAINT not_p3")
+    replay_dead_letters(settings, source=None, contains="VIOLATED_CONSTRAINT", dry_run=False)
+    [replayed] = [
+        m
+        for m in _consume_all(settings, [topics.UNIQUE_PLATES], 10)
+        if "x-replay-of" in dict(m.headers() or ())
+    ]
+    assert replayed.value() == sent[3]
+    stage.process([replayed])
+    stage.flush(threading.Event())
+    assert _plates(migrated_warehouse) == [f"p{i}" for i in range(9)]
 
 
 def test_a_table_that_refuses_most_rows_stops_the_worker_instead_of_draining(
