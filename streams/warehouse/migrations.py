@@ -37,7 +37,6 @@ MIGRATIONS_TABLE_DDL = (
     ") ENGINE = MergeTree ORDER BY version"
 )
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-_STATEMENT_END = re.compile(r";\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -55,8 +54,18 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
     def statements(self) -> list[str]:
-        """The statements of the file, comments-only fragments dropped."""
-        parts = _STATEMENT_END.split(self.sql)
+        """The statements of the file, comments-only fragments dropped. A statement ends at a
+        line of code ending in ``;``; a comment line ending in one does not end it."""
+        parts: list[str] = []
+        current: list[str] = []
+        for line in self.sql.splitlines():
+            current.append(line)
+            code = line.strip()
+            if code.endswith(";") and not code.startswith("--"):
+                current[-1] = line.rstrip()[:-1]
+                parts.append("\n".join(current))
+                current = []
+        parts.append("\n".join(current))
         return [p.strip() for p in parts if _has_code(p)]
 
 

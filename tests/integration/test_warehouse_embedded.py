@@ -205,6 +205,21 @@ def test_multi_statement_migration_splits_on_line_end_semicolons(tmp_path: Path)
     assert len(migration.statements()) == 2
 
 
+def test_a_comment_line_ending_in_a_semicolon_does_not_end_the_statement(
+    warehouse: EmbeddedWarehouse, tmp_path: Path
+) -> None:
+    (tmp_path / "0001_commented.sql").write_text(
+        "CREATE TABLE a\n(\n    -- the key; see below;\n    k UInt8\n)\nENGINE = Memory;\n"
+        "-- done;\n"
+    )
+    (migration,) = load_migrations(tmp_path)
+    [statement] = migration.statements()
+    assert statement.startswith("CREATE TABLE a")
+    assert statement.endswith("ENGINE = Memory")
+    migrate(warehouse, tmp_path)
+    assert warehouse.query("SELECT name FROM system.columns WHERE table = 'a'") == [{"name": "k"}]
+
+
 def test_second_process_on_same_path_gets_a_clear_error(
     warehouse: EmbeddedWarehouse, tmp_path: Path
 ) -> None:
