@@ -86,19 +86,21 @@ def prepare_topics(settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS) 
     declared configuration needs for correctness (a topic made by an older version, e.g. before
     raw topics held records as large as the gateway accepts; see ``update_topic_configs``)."""
     specs = list(specs)
-    created = ensure_topics(settings, specs)
+    present = existing_topics(settings)  # one listing for both steps
+    created = ensure_topics(settings, specs, present=present)
     kept = [s for s in specs if settings.topic(s.name) not in created]
-    return TopicChanges(created, update_topic_configs(settings, kept))
+    return TopicChanges(created, update_topic_configs(settings, kept, present=present))
 
 
 def update_topic_configs(
-    settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS
+    settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS, *, present: set[str] | None = None
 ) -> dict[str, dict[str, str]]:
     """Give existing topics what correctness needs of their declared configuration: records as
     large as declared (``max.message.bytes`` raised, never lowered) and the declared
     ``cleanup.policy``. Tuning (retention, segments) is left as the operator set it. Returns
-    topic -> the entries set."""
-    present = existing_topics(settings)
+    topic -> the entries set. ``present``: the topics that exist, if just listed."""
+    if present is None:
+        present = existing_topics(settings)
     limit = message_limit(settings)
     wanted = {
         settings.topic(spec.name): topic_config(spec, limit)
@@ -154,9 +156,13 @@ def needs_update(key: str, declared: str, current: str | None) -> bool:
     return False
 
 
-def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS) -> list[str]:
-    """Create the declared topics that do not exist yet; return the names created."""
-    present = existing_topics(settings)
+def ensure_topics(
+    settings: Settings, specs: Iterable[TopicSpec] = ALL_TOPICS, *, present: set[str] | None = None
+) -> list[str]:
+    """Create the declared topics that do not exist yet; return the names created.
+    ``present``: the topics that exist, if just listed."""
+    if present is None:
+        present = existing_topics(settings)
     wanted = [
         NewTopic(
             settings.topic(spec.name),
