@@ -30,6 +30,7 @@ from fastavro.schema import to_parsing_canonical_form
 from streams.codecs.avro import SchemaVersion
 from streams.codecs.compiled.encoding import long_bytes
 from streams.domain.plates import PROVINCES
+from streams.warehouse.base import LANDING_SETTINGS, settings_text
 from streams.warehouse.rows import (
     ALARM_TABLE,
     FACE_TABLE,
@@ -46,7 +47,7 @@ ALARM_RECORD = "streams.canonical.Alarm"
 # escape '/' (orjson, which writes the Python rows' JSON, does not).
 INSERT_SETTINGS = (
     "input_format_avro_allow_missing_fields=1, output_format_json_escape_forward_slashes=0, "
-    "async_insert=0"
+    + settings_text(LANDING_SETTINGS)
 )
 
 _IMAGE = (

@@ -13,6 +13,21 @@ from streams.settings import Settings
 Row = Mapping[str, Any]
 Params = Mapping[str, Any]
 
+# Settings of every insert that lands pipeline data, on every backend. Synchronous: the sink
+# acknowledges offsets after the insert returns. A retried insert (same deduplication token)
+# reaches the materialized views again, and each drops what it already stored (migration 0007):
+# a view that failed gets its rows, the others count nothing twice.
+LANDING_SETTINGS: Mapping[str, int] = {
+    "async_insert": 0,
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+}
+
+
+def settings_text(settings: Mapping[str, int]) -> str:
+    """Numeric settings as the text after ``SETTINGS``."""
+    return ", ".join(f"{checked_identifier(k)}={int(v)}" for k, v in settings.items())
+
+
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 

@@ -7,9 +7,9 @@ every node needs whole are replicated to every node instead, under their own nam
 views read the ``_local`` sources, so a row fires its views once, on the replica that received it.
 
 The transformer knows the statement shapes the migrations use (CREATE TABLE, CREATE MATERIALIZED
-VIEW ... TO, ALTER TABLE on columns, indexes and TTL, INSERT ... SELECT between sharded tables
-that backfills a new table, and the steps of a rebuild: EXCHANGE TABLES, ATTACH PARTITION ALL
-FROM, DROP TABLE ... SYNC, OPTIMIZE TABLE ... FINAL); anything else raises
+VIEW ... TO, ALTER TABLE on columns, indexes, TTL and settings, INSERT ... SELECT between
+sharded tables that backfills a new table, and the steps of a rebuild: EXCHANGE TABLES, ATTACH
+PARTITION ALL FROM, DROP TABLE ... SYNC, OPTIMIZE TABLE ... FINAL); anything else raises
 :class:`ClusteredSchemaError`, so a new migration cannot slip past the clustered variant.
 """
 
@@ -223,6 +223,7 @@ _STORAGE_COMMAND = re.compile(
     r"(?:(?:ADD|DROP|MATERIALIZE|CLEAR)\s+(?:INDEX|PROJECTION)|MODIFY\s+TTL|REMOVE\s+TTL)\b", _FLAGS
 )
 _SETTINGS = re.compile(r"\bSETTINGS\b", _FLAGS)
+_MODIFY_SETTING = re.compile(r"MODIFY\s+SETTING\b", _FLAGS)
 _INSERT = re.compile(r"INSERT\s+INTO\s+(?P<name>\w+)\s+(?=SELECT\b)", _FLAGS)
 _ATTACH_ALL = re.compile(r"ATTACH\s+PARTITION\s+ALL\s+FROM\s+(?P<source>\w+)", _FLAGS)
 _EXCHANGE = re.compile(r"EXCHANGE\s+TABLES\s+(?P<a>\w+)\s+AND\s+(?P<b>\w+)", _FLAGS)
@@ -331,6 +332,14 @@ def _replicated_settings(code: str, masked: str, start: int) -> str:
     return out + ",".join(pieces)
 
 
+def _replicated_setting(command: str) -> str:
+    """``MODIFY SETTING key = value``, a non-replicated key replaced by its replicated twin."""
+    key = command.split(None, 2)[2].split("=", 1)[0].strip()
+    if key in _REPLICATED_SETTINGS:
+        return command.replace(key, _REPLICATED_SETTINGS[key], 1)
+    return command
+
+
 def _view(code: str, masked: str, cluster: str, database: str | None) -> _Derived:
     head = _CREATE_VIEW.match(masked)
     if head is None:
@@ -384,6 +393,8 @@ def _alter(code: str, masked: str, cluster: str, database: str | None) -> list[_
             command = f"ATTACH PARTITION ALL FROM {_name(local_table(attach['source']), database)}"
         elif _COLUMN_COMMAND.match(shape):
             column_commands.append(command)
+        elif _MODIFY_SETTING.match(shape):
+            command = _replicated_setting(command)
         elif not _STORAGE_COMMAND.match(shape):
             raise ClusteredSchemaError(f"the ALTER command {command.split()[:2]} is not understood")
         commands.append(command)

@@ -14,10 +14,16 @@ from typing import Any
 import orjson
 
 from streams.errors import WarehouseError
-from streams.warehouse.base import Params, Row, checked_identifier
+from streams.warehouse.base import (
+    LANDING_SETTINGS,
+    Params,
+    Row,
+    checked_identifier,
+    settings_text,
+)
 
 # Rows arrive as JSON; ISO timestamps with offsets need the lenient parser.
-_INSERT_SETTINGS = "date_time_input_format='best_effort', async_insert=0"
+_INSERT_SETTINGS = "date_time_input_format='best_effort', " + settings_text(LANDING_SETTINGS)
 
 
 def _json_default(value: Any) -> Any:

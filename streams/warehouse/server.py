@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from streams.errors import WarehouseError
-from streams.warehouse.base import Params, Row, checked_identifier
+from streams.warehouse.base import LANDING_SETTINGS, Params, Row, checked_identifier
 
 
 def redact_url(url: str) -> str:
@@ -57,7 +57,7 @@ class ServerWarehouse:
         values = [tuple(row[c] for c in columns) for row in rows]
         # insert_distributed_sync (distributed_foreground_insert): through a Distributed table
         # (clustered schema) the insert returns once the shards hold the rows; no-op otherwise.
-        settings: dict[str, Any] = {"async_insert": 0, "insert_distributed_sync": 1}
+        settings: dict[str, Any] = {**LANDING_SETTINGS, "insert_distributed_sync": 1}
         if dedup_token is not None:
             settings["insert_deduplication_token"] = dedup_token
         try:

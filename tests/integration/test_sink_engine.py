@@ -19,6 +19,7 @@ from streams.codecs import avro
 from streams.codecs.avro import MAGIC, default_store
 from streams.codecs.wire import WireFormat
 from streams.deadletter_tools import replay_dead_letters
+from streams.errors import WarehouseError
 from streams.kafka_admin import ensure_topics
 from streams.metrics import COUNTERS, Metric
 from streams.publisher import Publisher
@@ -26,6 +27,7 @@ from streams.settings import Settings
 from streams.warehouse.base import Params, Row, Warehouse
 from streams.warehouse.embedded import EmbeddedWarehouse
 from streams.warehouse.landing import MustStop
+from streams.warehouse.rows import rows_by_table
 from tests.integration.test_sink import _consume_all, _encoded, _face, _plate, _produce
 
 pytestmark = pytest.mark.integration
@@ -231,3 +233,26 @@ def test_a_table_that_refuses_most_rows_stops_the_worker_instead_of_draining(
     assert COUNTERS.get(Metric.DEAD_LETTERS, STAGE) == letters_before
     # What the table accepted landed; the runner commits nothing, so the rest is read again.
     assert _plates(migrated_warehouse) == ["p0", "p1"]
+
+
+def test_a_view_that_failed_gets_its_rows_when_the_insert_is_retried(
+    migrated_warehouse: EmbeddedWarehouse,
+) -> None:
+    # The engine writes plate_captures, then its views; one of them fails. The retry carries the
+    # same token: plate_captures drops the repeat, and each view stores what it lacks, once.
+    rows = rows_by_table([_plate(i) for i in range(10)])["plate_captures"]
+    migrated_warehouse.command("ALTER TABLE plate_days ADD CONSTRAINT not_yet CHECK reads = 0")
+    with pytest.raises(WarehouseError, match="VIOLATED_CONSTRAINT"):
+        migrated_warehouse.insert("plate_captures", rows, dedup_token="batch-1")
+    assert migrated_warehouse.query("SELECT count() AS n FROM plate_captures") == [{"n": 10}]
+    migrated_warehouse.command("ALTER TABLE plate_days DROP CONSTRAINT not_yet")
+
+    for _ in range(2):  # the retry, and a redelivery of the same batch
+        migrated_warehouse.insert("plate_captures", rows, dedup_token="batch-1")
+
+    [row] = migrated_warehouse.query(
+        "SELECT (SELECT count() FROM plate_captures) AS plates, "
+        "(SELECT sum(reads) FROM plate_days) AS days, "
+        "(SELECT sum(events) FROM device_hourly) AS hourly"
+    )
+    assert row == {"plates": 10, "days": 10, "hourly": 10}

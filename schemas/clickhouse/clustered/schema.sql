@@ -574,3 +574,19 @@ SELECT plate_number, any(plate_folded) AS plate_folded, groupUniqArray(day) AS d
        max(day) AS last_day
 FROM plate_days
 GROUP BY plate_number SETTINGS parallel_distributed_insert_select = 2;
+
+-- ==== 0007_view_deduplication.sql ====
+
+-- The tables the materialized views write keep the hashes of their recent inserts, as the
+-- event tables do. The sink inserts with deduplicate_blocks_in_dependent_materialized_views = 1,
+-- so a retried batch (same deduplication token) reaches every view again and each view drops
+-- what it already stored: a view that failed the first time gets its rows, and the counts of
+-- the others (device_hourly events, plate_days reads) do not grow. Without it, the engine
+-- passes a deduplicated insert on to the views, and every retry counted twice.
+ALTER TABLE device_hourly_local ON CLUSTER '{cluster}' MODIFY SETTING replicated_deduplication_window = 1000;
+
+ALTER TABLE device_positions_local ON CLUSTER '{cluster}' MODIFY SETTING replicated_deduplication_window = 1000;
+
+ALTER TABLE plate_days_local ON CLUSTER '{cluster}' MODIFY SETTING replicated_deduplication_window = 1000;
+
+ALTER TABLE plate_names_local ON CLUSTER '{cluster}' MODIFY SETTING replicated_deduplication_window = 1000;
