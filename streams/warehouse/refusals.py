@@ -8,9 +8,11 @@ it lands. Retrying the second is futile and would hold the stage (and its commit
 forever. ClickHouse names the cause by an error code; the codes in ``REFUSAL_CODES`` are the
 data's fault.
 
-A refused batch is split in halves until each refused row stands alone; everything else lands.
-Each part has a token of its own, derived from the batch's, so a retry of the same batch splits
-the same way and the parts that landed before are absorbed.
+A refused batch is split until each refused row stands alone; everything else lands. Where the
+engine names the row it refused (``at row N``: a constraint, a value it could not parse), that
+row is tried alone and the batch is split around it; otherwise the part is halved. Each part has
+a token of its own, derived from the batch's, so a retry of the same batch splits the same way
+and the parts that landed before are absorbed.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ REFUSAL_CODES: dict[int, str] = {
 }
 
 _CODE = re.compile(r"\bCode: (\d+)\.")
+_ROW = re.compile(r"\bat row (\d+)\b")
 
 
 def error_code(exc: BaseException) -> int | None:
@@ -68,6 +71,12 @@ def refusal(exc: BaseException) -> str | None:
     return None if code is None else REFUSAL_CODES.get(code)
 
 
+def refused_row(exc: BaseException) -> int | None:
+    """The 0-based row of the insert that ``exc`` names (``at row N``, 1-based), if any."""
+    found = _ROW.search(str(exc))
+    return int(found.group(1)) - 1 if found else None
+
+
 def part_token(token: str, first: int, after: int, count: int) -> str:
     """The idempotency token of rows [first, after) of a batch of ``count`` under ``token``."""
     return token if (first, after) == (0, count) else f"{token}|rows {first}-{after}"
@@ -80,14 +89,17 @@ def land_apart(
     refused: Callable[[int, str, BaseException], None],
 ) -> int:
     """Land rows [0, count) by ``insert(first, after, token)``, which returns the rows it
-    landed. A part the warehouse refuses (see ``refusal``) is halved until single rows remain;
-    each refused row is passed to ``refused(index, error name, error)``. Any other failure
-    propagates: the caller retries the whole batch, and the parts that landed are absorbed by
-    their tokens."""
+    landed. A part the warehouse refuses (see ``refusal``) is split until single rows remain:
+    around the row the error names, when it names one, else in halves. Each refused row is
+    passed to ``refused(index, error name, error)``. Any other failure propagates: the caller
+    retries the whole batch, and the parts that landed are absorbed by their tokens."""
     landed = 0
-    pending = [(0, count)]
+    trust_names = True  # until a named row lands: then the names are not the refused rows
+    pending = [(0, count, False)]  # (first, after, the row an error named)
     while pending:
-        first, after = pending.pop()
+        first, after, named = pending.pop()
+        if first >= after:
+            continue
         try:
             landed += insert(first, after, part_token(token, first, after, count))
         except Exception as exc:
@@ -97,6 +109,15 @@ def land_apart(
             if after - first == 1:
                 refused(first, name, exc)
                 continue
-            middle = (first + after) // 2
-            pending += [(middle, after), (first, middle)]  # the first half is tried first
+            row = refused_row(exc) if trust_names else None
+            if row is not None and 0 <= row < after - first:
+                row += first
+                # The named row alone, then the rows before it, then those after.
+                pending += [(row + 1, after, False), (first, row, False), (row, row + 1, True)]
+            else:
+                middle = (first + after) // 2
+                pending += [(middle, after, False), (first, middle, False)]  # first half first
+        else:
+            if named:
+                trust_names = False
     return landed

@@ -5,7 +5,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.errors import WarehouseError
-from streams.warehouse.refusals import error_code, land_apart, part_token, refusal
+from streams.warehouse.refusals import (
+    error_code,
+    land_apart,
+    part_token,
+    refusal,
+    refused_row,
+)
 
 CONSTRAINT = (
     "Code: 469. DB::Exception: Constraint `c` for table db.t is violated at row 2. "
@@ -42,11 +48,13 @@ def test_refusals_are_the_data_faults_only() -> None:
 
 class Warehouse:
     """Inserts of row ranges: refuses any part holding a bad row, as ClickHouse refuses a
-    whole block; records what landed under which token."""
+    whole block; records what landed under which token. ``names``: how the error names the
+    refused row: not at all, rightly (the first bad row of the part), or wrongly."""
 
-    def __init__(self, bad: set[int], transient_failures: int = 0) -> None:
+    def __init__(self, bad: set[int], transient_failures: int = 0, names: str = "none") -> None:
         self.bad = bad
         self.transient_failures = transient_failures
+        self.names = names
         self.landed: dict[str, range] = {}
         self.calls = 0
 
@@ -54,8 +62,10 @@ class Warehouse:
         self.calls += 1
         if token in self.landed:
             return 0  # absorbed, as insert_deduplication_token does
-        if any(i in self.bad for i in range(first, after)):
-            raise WarehouseError(f"insert into t failed: {CONSTRAINT}")
+        bad = [i for i in range(first, after) if i in self.bad]
+        if bad:
+            at = {"none": "", "right": f" at row {bad[0] - first + 1}.", "wrong": " at row 1."}
+            raise WarehouseError(f"insert into t failed: Code: 469. violated{at[self.names]}")
         if self.transient_failures and self.calls > 1:
             self.transient_failures -= 1
             raise WarehouseError("insert into t failed: Code: 210. (NETWORK_ERROR)")
@@ -63,10 +73,12 @@ class Warehouse:
         return after - first
 
 
-@given(st.integers(1, 300), st.data())
-def test_everything_but_the_refused_rows_lands_once(count: int, data: st.DataObject) -> None:
+@given(st.integers(1, 300), st.sampled_from(["none", "right", "wrong"]), st.data())
+def test_everything_but_the_refused_rows_lands_once(
+    count: int, names: str, data: st.DataObject
+) -> None:
     bad = set(data.draw(st.lists(st.integers(0, count - 1), max_size=8)))
-    warehouse = Warehouse(bad)
+    warehouse = Warehouse(bad, names=names)
     refused: list[int] = []
 
     landed = land_apart(
@@ -79,8 +91,18 @@ def test_everything_but_the_refused_rows_lands_once(count: int, data: st.DataObj
     assert landed == count - len(bad)
     if not bad:
         assert list(warehouse.landed) == ["t|x:0:0-9"]  # the batch's own token, one insert
-    # Halving: a few inserts per refused row, not one per row.
-    assert warehouse.calls <= 1 + 2 * len(bad) * max(1, count.bit_length())
+    # A few inserts per refused row, not one per row; three when the error names the row, and
+    # a wrong name costs two before the names are ignored.
+    wasted = 2 if names == "wrong" else 0
+    assert warehouse.calls <= 1 + 2 * len(bad) * max(1, count.bit_length()) + wasted
+    if names == "right":
+        assert warehouse.calls <= 1 + 3 * len(bad)
+
+
+def test_the_row_an_error_names() -> None:
+    assert refused_row(RuntimeError(CONSTRAINT)) == 1
+    assert refused_row(RuntimeError("Cannot parse DateTime: (at row 1)")) == 0
+    assert refused_row(RuntimeError("Value passed to 'throwIf' function is non-zero")) is None
 
 
 def test_an_outage_while_splitting_propagates_and_a_retry_absorbs_what_landed() -> None:
