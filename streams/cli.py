@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,6 +89,8 @@ def _wait_for_migrations(settings: Settings, timeout: float) -> int:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     if args.print_clustered:
+        if args.enforce_retention:
+            raise UserError("--print-clustered connects nowhere; --enforce-retention needs it")
         return _print_clustered(args)
     if args.cluster is not None or args.database is not None:
         raise UserError(
@@ -95,21 +98,32 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
             "applies is STREAMS_WAREHOUSE_CLUSTER"
         )
     if args.wait is not None:
+        if args.enforce_retention:
+            raise UserError("--wait applies nothing; --enforce-retention goes without it")
         return _wait_for_migrations(settings, args.wait)
     from streams.warehouse import open_warehouse
-    from streams.warehouse.retention import bring_up_to_date
+    from streams.warehouse.retention import bring_up_to_date, enforce_retention
 
     warehouse = open_warehouse(settings)
     try:
         done, retimed = bring_up_to_date(
             warehouse, settings, progress=lambda message: print(message, flush=True)
         )
+        for migration in done:
+            print(f"applied {migration.version:04d}_{migration.name}")
+        if retimed:
+            print(f"retention set from the settings on {', '.join(r.table for r in retimed)}")
+        if args.enforce_retention:
+            started = time.monotonic()
+            enforced = enforce_retention(
+                warehouse, settings, progress=lambda message: print(message, flush=True)
+            )
+            print(
+                f"retention enforced on {len(enforced)} tables in "
+                f"{time.monotonic() - started:.1f} s"
+            )
     finally:
         warehouse.close()
-    for migration in done:
-        print(f"applied {migration.version:04d}_{migration.name}")
-    if retimed:
-        print(f"retention set from the settings on {', '.join(r.table for r in retimed)}")
     print(f"warehouse {warehouse.description} is up to date ({len(done)} applied now)")
     return 0
 
@@ -410,6 +424,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="with --print-clustered: qualify every name with this database, as `streams "
         "migrate` does (default: unqualified names)",
+    )
+    migrate.add_argument(
+        "--enforce-retention",
+        action="store_true",
+        help="then apply each table's retention to the rows already stored, at once: rows "
+        "past it are deleted. A changed retention otherwise reaches existing rows only as their "
+        "parts merge; run this after shortening one. Rewrites the parts holding expired rows "
+        "(minutes on large tables)",
     )
     migrate.add_argument(
         "--wait",

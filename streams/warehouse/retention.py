@@ -5,8 +5,9 @@ and changes a table's TTL only when it differs from the setting, so a restart co
 A table's first TTL applies to the rows it already holds at once (a part written without a TTL
 would otherwise never expire: a day's part is merged once and then left alone); a changed TTL
 applies to new parts and to existing parts as they merge (``materialize_ttl_after_modify = 0``:
-no rewrite of the whole table at start). On a cluster the
-TTL is that of the tables holding the rows (``<table>_local`` on every shard, ON CLUSTER).
+no rewrite of the whole table at start). ``enforce_retention`` applies the TTLs to the rows
+already stored, when an operator asks (a shortened retention must delete at once). On a cluster
+the TTL is that of the tables holding the rows (``<table>_local`` on every shard, ON CLUSTER).
 """
 
 from __future__ import annotations
@@ -93,6 +94,30 @@ def apply_retention(warehouse: Warehouse, settings: Settings) -> list[Retention]
         )
         changed.append(retention)
     return changed
+
+
+def enforce_retention(
+    warehouse: Warehouse, settings: Settings, progress: Callable[[str], None] | None = None
+) -> list[Retention]:
+    """Apply each table's TTL to the rows it already holds, now: rows past their retention are
+    deleted and the parts' TTL information recalculated (``MATERIALIZE TTL``, one mutation per
+    table, waited for). It rewrites the parts that hold expired rows, so on large tables it
+    takes minutes; returns the tables done."""
+    cluster = settings.warehouse_cluster
+    done = []
+    for retention in retention_plan(settings):
+        if progress is not None:
+            progress(
+                f"enforcing {retention.days}-day retention on {retention.table} "
+                f"(by {retention.column})"
+            )
+        # mutations_sync = 2: returned once every replica has applied it (1 on a single node).
+        warehouse.command(
+            f"ALTER TABLE {alter_target(retention.table, cluster)} MATERIALIZE TTL "
+            "SETTINGS mutations_sync = 2"
+        )
+        done.append(retention)
+    return done
 
 
 def bring_up_to_date(

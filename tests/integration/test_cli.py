@@ -94,6 +94,13 @@ def test_migrate_applies_and_reports(tmp_path: Path) -> None:
     )
     second = _streams("migrate", env=env)
     assert "0 applied now" in second.stdout
+    enforced = _streams("migrate", "--enforce-retention", env=env)
+    assert enforced.returncode == 0, enforced.stderr
+    assert "enforcing 90-day retention on plate_captures (by captured_at)" in enforced.stdout
+    assert "retention enforced on 11 tables" in enforced.stdout
+    _assert_one_line_error(
+        _streams("migrate", "--wait", "0", "--enforce-retention", env=env), "goes without it"
+    )
 
 
 def test_migrate_wait_applies_nothing(tmp_path: Path) -> None:

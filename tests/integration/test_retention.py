@@ -9,7 +9,12 @@ import pytest
 
 from streams.settings import Settings
 from streams.warehouse.embedded import EmbeddedWarehouse
-from streams.warehouse.retention import apply_retention, current_ttls, retention_plan
+from streams.warehouse.retention import (
+    apply_retention,
+    current_ttls,
+    enforce_retention,
+    retention_plan,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -148,3 +153,34 @@ def test_a_changed_ttl_rewrites_nothing(migrated_warehouse: EmbeddedWarehouse) -
     migrated_warehouse.command("OPTIMIZE TABLE dead_letters FINAL")
     rows = migrated_warehouse.query("SELECT dead_letter_id FROM dead_letters ORDER BY 1")
     assert [r["dead_letter_id"] for r in rows] == ["old0", "old1"]
+
+
+def test_enforcing_applies_a_shortened_retention_to_the_rows_already_stored(
+    migrated_warehouse: EmbeddedWarehouse,
+) -> None:
+    apply_retention(migrated_warehouse, Settings(retention_faces_days=90))
+    for n, age in enumerate((50, 60, 3)):
+        migrated_warehouse.insert("dead_letters", [_dead_letter(f"letter{n}", age)])
+    vectors = [
+        {
+            "event_id": f"f{age}",
+            "device_id": "d",
+            "captured_at": datetime.now(UTC) - timedelta(age),
+            "embedding": [0.1] * 128,
+        }
+        for age in (50, 60, 3)
+    ]
+    migrated_warehouse.insert("face_vectors", vectors)
+    shorter = Settings(retention_faces_days=30, retention_dead_letters_days=30)
+    apply_retention(migrated_warehouse, shorter)
+    assert migrated_warehouse.query("SELECT count() AS n FROM face_vectors") == [{"n": 3}]
+
+    told: list[str] = []
+    enforced = enforce_retention(migrated_warehouse, shorter, progress=told.append)
+
+    # Returned once done: the expired rows are gone, the others kept.
+    assert migrated_warehouse.query("SELECT event_id FROM face_vectors") == [{"event_id": "f3"}]
+    rows = migrated_warehouse.query("SELECT dead_letter_id FROM dead_letters")
+    assert rows == [{"dead_letter_id": "letter2"}]
+    assert sorted(r.table for r in enforced) == sorted(TABLES)
+    assert "enforcing 30-day retention on face_vectors (by captured_at)" in told
