@@ -119,9 +119,15 @@ class Settings(BaseSettings):
         "Asia/Shanghai", description="Zone of offset-less device times when the registry has none."
     )
     dead_letter_max_ratio: float = Field(
-        0.5, gt=0, le=1, description="Stop when more of a feed's recent payloads are dead letters."
+        0.5,
+        gt=0,
+        le=1,
+        description="Stop when more of a feed's recent payloads are dead letters, or more of a "
+        "table's recent rows were refused by the warehouse.",
     )
-    dead_letter_window: int = Field(1000, ge=10, description="Recent payloads the ratio counts.")
+    dead_letter_window: int = Field(
+        1000, ge=10, description="Recent payloads (or a table's rows) the ratio counts."
+    )
 
     # Deduplication and correlation (docs/correlation.md).
     lateness_seconds: float = Field(

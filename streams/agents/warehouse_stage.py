@@ -9,8 +9,9 @@ returns, so an outage holds the committed offsets.
 
 Rows the warehouse refuses for good (``streams.warehouse.refusals``) do not hold the stage: the
 rest of their insert lands, and the messages they came from go to the dead-letter topic with the
-warehouse's reason. When more than ``dead_letter_max_ratio`` of a large insert is refused, the
-table is wrong, not the data: the worker stops instead of draining the feed into dead letters.
+warehouse's reason. When more than ``dead_letter_max_ratio`` of a table's recent rows (the last
+``dead_letter_window``, at least 100) were refused, the table is wrong, not the data: the worker
+stops instead of draining the feed into dead letters.
 
 Each landed insert is measured: its rows, the duration of the attempt that landed, and the time
 from its events' ``received_at`` to now. Reading received_at costs a decode per row on the
@@ -40,14 +41,12 @@ from streams.warehouse.landing import (
     land_with_retry,
     offset_ranges,
 )
-from streams.warehouse.refusals import land_apart
+from streams.warehouse.refusals import RefusedShare, land_apart
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 LATENCY_SAMPLES = 32
-# Inserts smaller than this never stop the worker for the share of rows refused.
-REFUSED_SHARE_MINIMUM = 100
 # When rows of an insert were received: (epoch seconds, rows that sample stands for).
 Received = list[tuple[float, int]]
 
@@ -86,6 +85,8 @@ class WarehouseStage:
         self.wire = wire
         self.dead_letters = settings.topic(topics.DEAD_LETTERS.name)
         self.max_refused_ratio = settings.dead_letter_max_ratio
+        self.refused_window = settings.dead_letter_window
+        self.refused_shares: dict[str, RefusedShare] = {}
         self.backoff = Backoff(settings.sink_retry_initial_seconds, settings.sink_retry_max_seconds)
         self.batch_size = settings.sink_batch_size
         self.batch_wait = settings.sink_flush_seconds
@@ -125,15 +126,20 @@ class WarehouseStage:
             refused[index] = f"{name}: {exc}"
 
         landed = land_apart(insert, len(rows), token, refuse)
+        share = self.refused_shares.get(table)
+        if share is None:
+            share = self.refused_shares[table] = RefusedShare(
+                self.max_refused_ratio, self.refused_window
+            )
+        verdict = share.record(len(rows), len(refused))
         if not refused:
             return landed
-        if len(rows) >= REFUSED_SHARE_MINIMUM and len(refused) > self.max_refused_ratio * len(rows):
-            first = refused[min(refused)]
+        if verdict is not None:
             raise MustStop(
-                f"{self.name}: the warehouse refused {len(refused)} of {len(rows)} rows for "
-                f"{table} (more than {self.max_refused_ratio:.0%}), the first with {first[:500]}; "
-                "a table that refuses most rows needs fixing, so the worker stops instead of "
-                "dead-lettering them (nothing is committed past them)"
+                f"{self.name}: the warehouse refuses the rows for {table}: {verdict}, "
+                f"the first of this batch with {refused[min(refused)][:500]}. A table that "
+                "refuses most rows needs fixing: the worker stops instead of dead-lettering "
+                "them, and nothing is committed past them"
             )
         for index, reason in sorted(refused.items()):
             COUNTERS.add(Metric.SINK_REFUSED_ROWS, table)

@@ -18,6 +18,7 @@ and the parts that landed before are absorbed.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable
 
 # ClickHouse error codes that mean "these values cannot be stored", whatever the warehouse's
@@ -121,3 +122,35 @@ def land_apart(
             if named:
                 trust_names = False
     return landed
+
+
+class RefusedShare:
+    """The share of rows refused among a table's recent inserts, over at least ``window`` rows.
+
+    ``record`` returns a message once more than ``limit`` of them were refused, when at least
+    ``minimum`` rows were seen: a table that refuses most rows is wrong, not the data, and its
+    stage stops instead of draining the feed into dead letters.
+    """
+
+    def __init__(self, limit: float, window: int = 1000, minimum: int = 100) -> None:
+        self.limit = limit
+        self.window = window
+        self.minimum = min(minimum, window)
+        self._recent: deque[tuple[int, int]] = deque()  # (rows, refused) per insert
+        self._rows = 0
+        self._refused = 0
+
+    def record(self, rows: int, refused: int) -> str | None:
+        self._recent.append((rows, refused))
+        self._rows += rows
+        self._refused += refused
+        while len(self._recent) > 1 and self._rows - self._recent[0][0] >= self.window:
+            old_rows, old_refused = self._recent.popleft()
+            self._rows -= old_rows
+            self._refused -= old_refused
+        if self._rows >= self.minimum and self._refused > self.limit * self._rows:
+            return (
+                f"{self._refused} of the last {self._rows} rows were refused "
+                f"({self._refused / self._rows:.0%} > limit {self.limit:.0%})"
+            )
+        return None

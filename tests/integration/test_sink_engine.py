@@ -227,7 +227,7 @@ def test_a_table_that_refuses_most_rows_stops_the_worker_instead_of_draining(
     letters_before = COUNTERS.get(Metric.DEAD_LETTERS, STAGE)
 
     stage.process(messages)
-    with pytest.raises(MustStop, match=r"refused 118 of 120 rows for plate_captures"):
+    with pytest.raises(MustStop, match=r"plate_captures: 118 of the last 120 rows were refused"):
         stage.flush(threading.Event())
 
     assert COUNTERS.get(Metric.DEAD_LETTERS, STAGE) == letters_before

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.errors import WarehouseError
 from streams.warehouse.refusals import (
+    RefusedShare,
     error_code,
     land_apart,
     part_token,
@@ -128,3 +131,30 @@ def test_part_tokens() -> None:
     assert part_token("t|a:0:0-9", 0, 10, 10) == "t|a:0:0-9"
     assert part_token("t|a:0:0-9", 0, 5, 10) == "t|a:0:0-9|rows 0-5"
     assert part_token("t|a:0:0-9", 5, 10, 10) != part_token("t|a:0:0-9", 0, 5, 10)
+
+
+def test_the_refused_share_counts_small_inserts_together_over_a_window() -> None:
+    share = RefusedShare(0.5, window=1000, minimum=100)
+    # Small inserts, each refused whole: nothing said until 100 rows were seen.
+    assert [share.record(10, 10) for _ in range(9)] == [None] * 9
+    verdict = share.record(10, 10)
+    assert verdict == "100 of the last 100 rows were refused (100% > limit 50%)"
+
+    healthy = RefusedShare(0.5, window=1000, minimum=100)
+    assert healthy.record(20_000, 3) is None  # a few refused rows in a large insert
+    # The window slides: an old large clean insert stops counting once newer rows fill it.
+    for _ in range(99):
+        assert healthy.record(10, 10) is None
+    assert healthy.record(10, 10) is not None
+
+
+@given(st.lists(st.tuples(st.integers(0, 500), st.integers(0, 500)), max_size=40))
+def test_the_refused_share_speaks_only_over_its_limit(inserts: list[tuple[int, int]]) -> None:
+    share = RefusedShare(0.5, window=1000, minimum=100)
+    for rows, refused in inserts:
+        refused = min(refused, rows)
+        verdict = share.record(rows, refused)
+        if verdict is not None:
+            bad, seen = (int(n) for n in re.findall(r"\d+", verdict)[:2])
+            assert seen >= 100
+            assert bad > 0.5 * seen
