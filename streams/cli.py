@@ -175,15 +175,15 @@ def cmd_gateway(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_deadletters(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.deadletter_tools import list_dead_letters, replay_dead_letters
+    from streams.agents import STAGE_NAMES
+    from streams.deadletter_tools import LetterFilter, list_dead_letters, replay_dead_letters
 
+    if args.stage is not None and args.stage not in STAGE_NAMES:
+        raise UserError(f"--stage {args.stage!r}: the stages are {', '.join(STAGE_NAMES)}")
+    which = LetterFilter(source=args.source, stage=args.stage, contains=args.reason)
     if args.action == "list":
-        return list_dead_letters(
-            settings, source=args.source, contains=args.reason, limit=args.limit, as_json=args.json
-        )
-    return replay_dead_letters(
-        settings, source=args.source, contains=args.reason, dry_run=args.dry_run
-    )
+        return list_dead_letters(settings, which, limit=args.limit, as_json=args.json)
+    return replay_dead_letters(settings, which, dry_run=args.dry_run)
 
 
 def cmd_correlate(args: argparse.Namespace, settings: Settings) -> int:
@@ -497,6 +497,11 @@ def build_parser() -> argparse.ArgumentParser:
     dead.add_argument("action", choices=["list", "replay"])
     dead.add_argument("--source", choices=SOURCES, help="only dead letters of this source")
     dead.add_argument("--reason", help="only dead letters whose reason contains this text")
+    dead.add_argument(
+        "--stage",
+        help="only dead letters of this stage (normalize: payloads an adapter refused; "
+        "warehouse_sink, raw_archive: records the warehouse could not store)",
+    )
     dead.add_argument("--limit", type=int, default=100, help="with list: at most this many")
     dead.add_argument("--json", action="store_true", help="with list: JSON lines")
     dead.add_argument("--dry-run", action="store_true", help="with replay: count, send nothing")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -69,21 +70,29 @@ def read_dead_letters(consumer: Consumer, settings: Settings) -> Iterator[tuple[
             yield message, letter
 
 
-def _matches(letter: DeadLetter, source: str | None, contains: str | None) -> bool:
-    if source is not None and letter.source != source:
-        return False
-    return contains is None or contains in letter.reason
+@dataclass(frozen=True)
+class LetterFilter:
+    """Which dead letters a command takes: each given criterion must hold."""
+
+    source: str | None = None
+    stage: str | None = None
+    contains: str | None = None  # text of the reason
+
+    def matches(self, letter: DeadLetter) -> bool:
+        if self.source is not None and letter.source != self.source:
+            return False
+        if self.stage is not None and letter.stage != self.stage:
+            return False
+        return self.contains is None or self.contains in letter.reason
 
 
-def list_dead_letters(
-    settings: Settings, *, source: str | None, contains: str | None, limit: int, as_json: bool
-) -> int:
+def list_dead_letters(settings: Settings, which: LetterFilter, *, limit: int, as_json: bool) -> int:
     existing_topics(settings)  # a clear error when the broker is down
     consumer = _consumer(settings, f"{settings.app_id}-deadletter-list-{id(settings)}")
     shown = 0
     try:
         for _message, letter in read_dead_letters(consumer, settings):
-            if not _matches(letter, source, contains):
+            if not which.matches(letter):
                 continue
             if as_json:
                 sys.stdout.write(letter.model_dump_json() + "\n")
@@ -112,9 +121,7 @@ def _destination(settings: Settings, letter: DeadLetter) -> str | None:
     return letter.topic if letter.topic in ours else None
 
 
-def replay_dead_letters(
-    settings: Settings, *, source: str | None, contains: str | None, dry_run: bool
-) -> int:
+def replay_dead_letters(settings: Settings, which: LetterFilter, *, dry_run: bool) -> int:
     existing_topics(settings)
     consumer = _consumer(settings, f"{settings.app_id}-deadletter-replay")
     publisher = None if dry_run else Publisher(settings)
@@ -125,7 +132,7 @@ def replay_dead_letters(
         for _message, letter in read_dead_letters(consumer, settings):
             read_any = True
             destination = _destination(settings, letter)
-            if not _matches(letter, source, contains) or destination is None:
+            if not which.matches(letter) or destination is None:
                 passed_over += 1
                 continue
             replayed[letter.source or destination] += 1

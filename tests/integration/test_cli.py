@@ -53,6 +53,11 @@ def test_unreachable_broker(tmp_path: Path) -> None:
     _assert_one_line_error(result, "cannot reach Kafka")
 
 
+def test_an_unknown_dead_letter_stage_is_named() -> None:
+    result = _streams("deadletters", "list", "--stage", "sink", env=settings_env(Settings()))
+    _assert_one_line_error(result, "the stages are normalize, dedup")
+
+
 def test_bad_warehouse_url(tmp_path: Path) -> None:
     env = settings_env(Settings()) | {"STREAMS_WAREHOUSE_URL": "postgres://x"}
     _assert_one_line_error(_streams("migrate", env=env), "STREAMS_WAREHOUSE_URL")

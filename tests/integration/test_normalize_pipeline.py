@@ -104,6 +104,11 @@ def test_dead_letters_are_listed_and_replayed_to_their_raw_topic(
     listing = streams("deadletters", "list")
     assert "gat1400: body is not JSON" in listing
     assert "1 dead letters shown" in listing
+    assert "1 dead letters shown" in streams("deadletters", "list", "--stage", "normalize")
+    assert "0 dead letters shown" in streams("deadletters", "list", "--stage", "warehouse_sink")
+    assert '"replayed":{}' in streams(
+        "deadletters", "replay", "--stage", "raw_archive", "--dry-run"
+    )
     assert '"replayed":{"gat1400":1}' in streams("deadletters", "replay", "--dry-run")
     assert '"replayed":{"gat1400":1}' in streams("deadletters", "replay")
     assert '"replayed":{}' in streams("deadletters", "replay")  # continues after the last one

@@ -18,7 +18,7 @@ from streams.canonical import DeadLetter
 from streams.codecs import avro
 from streams.codecs.avro import MAGIC, default_store
 from streams.codecs.wire import WireFormat
-from streams.deadletter_tools import replay_dead_letters
+from streams.deadletter_tools import LetterFilter, replay_dead_letters
 from streams.errors import WarehouseError
 from streams.kafka_admin import ensure_topics
 from streams.metrics import COUNTERS, Metric
@@ -202,7 +202,9 @@ def test_rows_the_warehouse_refuses_are_dead_lettered_and_the_rest_lands(
 
     # Once the table is fixed, a replay sends the record back to the sink's input, and it lands.
     migrated_warehouse.command("ALTER TABLE plate_captures DROP CONSTRAINT not_p3")
-    replay_dead_letters(settings, source=None, contains="VIOLATED_CONSTRAINT", dry_run=False)
+    replay_dead_letters(
+        settings, LetterFilter(stage=STAGE, contains="VIOLATED_CONSTRAINT"), dry_run=False
+    )
     [replayed] = [
         m
         for m in _consume_all(settings, [topics.UNIQUE_PLATES], 10)
