@@ -324,20 +324,17 @@ def _replicated_settings(code: str, masked: str, start: int) -> str:
     out = code[start : found.end()]
     pieces = []
     for begin, end in _split_top(masked, found.end(), len(masked)):
-        piece = code[begin:end]
-        key = piece.split("=", 1)[0].strip()
-        if key in _REPLICATED_SETTINGS:
-            piece = piece.replace(key, _REPLICATED_SETTINGS[key], 1)
-        pieces.append(piece)
+        pieces.append(_replicated_assignment(code[begin:end]))
     return out + ",".join(pieces)
 
 
-def _replicated_setting(command: str) -> str:
-    """``MODIFY SETTING key = value``, a non-replicated key replaced by its replicated twin."""
-    key = command.split(None, 2)[2].split("=", 1)[0].strip()
+def _replicated_assignment(assignment: str) -> str:
+    """``key = value`` (after any words, as in ``MODIFY SETTING key = value``), a
+    non-replicated key replaced by its replicated twin."""
+    key = assignment.split("=", 1)[0].split()[-1]
     if key in _REPLICATED_SETTINGS:
-        return command.replace(key, _REPLICATED_SETTINGS[key], 1)
-    return command
+        return assignment.replace(key, _REPLICATED_SETTINGS[key], 1)
+    return assignment
 
 
 def _view(code: str, masked: str, cluster: str, database: str | None) -> _Derived:
@@ -394,7 +391,7 @@ def _alter(code: str, masked: str, cluster: str, database: str | None) -> list[_
         elif _COLUMN_COMMAND.match(shape):
             column_commands.append(command)
         elif _MODIFY_SETTING.match(shape):
-            command = _replicated_setting(command)
+            command = _replicated_assignment(command)
         elif not _STORAGE_COMMAND.match(shape):
             raise ClusteredSchemaError(f"the ALTER command {command.split()[:2]} is not understood")
         commands.append(command)
