@@ -275,12 +275,14 @@ def test_gateway_is_ready_only_when_every_raw_topic_has_a_leader(settings: Setti
 class _Broken:
     """A stage on one topic whose first batch fails (a bug) or blocks (a wedged loop)."""
 
-    name = "broken"
     batch_size = 10
     batch_wait = 0.05
     checkpoint_seconds = 0.0
 
     def __init__(self, topic: str, *, block: bool) -> None:
+        # Each its own consumer group: in one group, the wedged consumer would hold up the
+        # rebalance the other one needs before it is given its partitions.
+        self.name = "wedged" if block else "failing"
         self.topics = [topic]
         self.block = block
         self.seen = threading.Event()
@@ -321,14 +323,14 @@ def test_a_stage_that_ended_or_is_wedged_is_unhealthy(
         assert blocking.seen.wait(60)
         runners[0].join(30)
         assert [str(e) for e in fatal] == ["a bug"]
-        assert service.problems() == ["stage broken: its thread has ended"]
+        assert service.problems() == ["stage failing: its thread has ended"]
         # The blocked loop counts as wedged once it has not come round for longer than the
         # limit (600 s in production, shortened here once its consumer exists).
         monkeypatch.setattr("streams.agents.runner.MAX_POLL_INTERVAL_SECONDS", 0.5)
         time.sleep(1.0)
         wedged = runners[1].problem()
         assert wedged is not None
-        assert wedged.startswith("stage broken: its loop has not come round for")
+        assert wedged.startswith("stage wedged: its loop has not come round for")
         assert len(service.problems()) == 2
     finally:
         blocking.release.set()
