@@ -113,12 +113,7 @@ class _Emitter:
         for index, p in enumerate(traffic.passes):
             records += [(p.t + read.dt, 0, index, k) for k, read in enumerate(p.reads)]
         for index, track in enumerate(traffic.faces):
-            updates = track.updates
-            if track.flush_at is not None:  # a buffered track is flushed as its last update
-                updates = updates[-1:]
-                records.append((track.t + updates[0], 1, index, len(track.updates) - 1))
-            else:
-                records += [(track.t + u, 1, index, k) for k, u in enumerate(updates)]
+            records += [(track.t + u, 1, index, k) for k, u in enumerate(track.updates)]
         records += [(a.t, 2, index, 0) for index, a in enumerate(traffic.alarms)]
         records.sort()
         passes: dict[int, tuple[int, int]] = {}  # pass -> (its group number, its token)

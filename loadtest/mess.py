@@ -8,9 +8,9 @@ written (:mod:`loadtest.emit`).
 Choices that keep the ground truth unambiguous (each is what a pipeline cannot be asked to
 undo, not a shortcut around a rule):
 
-- A buffered capture is sent once, as its best read: late events are never grouped (they are
-  passed on at once, ``streams.correlate.dedup``), so several late snapshots of one pass would
-  be several unique events by design.
+- A buffered pass is flushed with all its snapshots, a buffered face track with all its
+  updates, together: the late reads of one pass meet in their late group
+  (``streams.correlate.dedup``), as they do when a camera empties its buffer.
 - Two unreadable passes at one device are at least 10 s apart: without a plate nothing tells
   two vehicles a second apart from two reads of one.
 - A misread never changes which watchlist entries a read matches: an alert on a misread is a
@@ -92,7 +92,7 @@ def snapshots(rng: random.Random, city: Layout, traffic: Traffic) -> None:
         if p.reads:  # unreadable, decided above
             continue
         plate = traffic.vehicles[p.vehicle].plate
-        if p.flush_at is not None or rng.random() >= config.multi_snapshot:
+        if rng.random() >= config.multi_snapshot:
             p.reads = [Read(0.0, plate, rng.randint(70, 99))]
             continue
         count = 2 if rng.random() < 0.6 else 3

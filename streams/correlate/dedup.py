@@ -12,8 +12,16 @@ Four kinds of repeats collapse here (duplicates are the normal case, not an edge
   less than ``plate_window`` apart.
 
 Each group yields one unique event, its best read, with ``absorbed_event_ids`` listing the others.
-An event received more than ``lateness`` after its capture is LATE: passed on at once with
-``late=True``, never grouped, never moving stream time.
+An event received more than ``lateness`` after its capture is LATE (flagged ``late=True``) and
+never moves stream time. A late read of a pass already seen on time (its group still open, or
+closed less than ``dedup_memory`` ago: :mod:`streams.correlate.recent_passes`) is ABSORBED: a
+platform cascade's slow copy, say. It is dropped: the pass was, or will be, passed on without
+it. Otherwise it is grouped with the other late reads of its pass, the way on-time reads are,
+under a late group key of its own (a camera flushing its buffer after an outage sends each pass's
+snapshots together). A late group closes when the newest *receipt* of its reads + window +
+lateness <= stream time: late reads are held about as long as on-time ones, counted from their
+arrival. Which late reads meet therefore depends on when they arrive, not only on the set of
+reads; a late read of a pass whose late group already closed is absorbed by it.
 
 Clustering. Open reads are kept per *group key*: the device plus what must be equal (the plate
 with its OCR-confusable characters folded, the track id, the alarm's identity), so a key holds
@@ -40,15 +48,16 @@ State, all in :class:`StateTable` instances with immutable values:
 
 - ``dedup.open``: group key -> its open clusters, each a tuple of (event, anchor or None) sorted
   by (captured_at, event_id), clusters in creation order;
-- ``dedup.memory``: bucket key -> (memory time, ids): ids passed on (closed groups, late events),
-  remembered until memory time + ``dedup_memory``; one bucket per closing ``advance``/``flush``
-  and small buckets of late ids, so each bucket is written about once;
+- ``dedup.memory``: bucket key -> (memory time, ids, passes): ids passed on (closed groups,
+  late reads) and the summaries of the groups closed, remembered until memory time +
+  ``dedup_memory``; one bucket per closing ``advance``/``flush`` and small buckets of late ids,
+  so each bucket is written about once;
 - ``dedup.clock``: ``"stream_time"`` -> the stream time, written by ``advance``/``flush`` and
   before the table's changes are taken (the worker advances after every batch, then persists).
 
 Derived in memory and rebuilt by the tables' ``restore`` (their ``on_restore``): an index of
 every id known, the heap of the open keys by due time and the heap of memory buckets by memory
-time.
+time, and the summaries of the passes remembered, by key.
 """
 
 from __future__ import annotations
@@ -64,6 +73,7 @@ from typing import Any, Final, cast
 
 from streams.canonical.models import CanonicalEvent, FaceCapture, PlateCapture
 from streams.correlate.config import RuleConfig
+from streams.correlate.recent_passes import PassSummary, RecentPasses, belongs, summarize
 from streams.correlate.state import Stateful, StateTable
 from streams.domain.plates import one_confusion_apart
 
@@ -74,16 +84,17 @@ class Verdict(StrEnum):
     NEW = "new"  # first read of a new plate pass / face track / alarm
     JOINED = "joined"  # another read of a pass/track/alarm that is still open
     DUPLICATE = "duplicate"  # this event_id was already seen (re-push, redelivery): drop it
-    LATE = "late"  # received_at - captured_at > config.lateness
+    LATE = "late"  # received_at - captured_at > config.lateness: held in a late group
+    ABSORBED = "absorbed"  # late, and a read of a pass already seen on time: drop it
 
 
 @dataclass(frozen=True, slots=True)
 class Offer:
     verdict: Verdict
-    # event_id of the first-seen read of the pass/track/alarm this event belongs to; the event's
-    # own id for NEW and LATE (and for DUPLICATE: the id itself).
+    # event_id of the first-seen read of the pass/track/alarm this event belongs to (of its late
+    # group for LATE); the event's own id for NEW (and for DUPLICATE: the id itself).
     anchor: str
-    # LATE only: the event to pass on at once, with late=True; else None.
+    # LATE only: the event flagged late=True (its late group passes on its best read); else None.
     event: CanonicalEvent | None = None
 
 
@@ -106,13 +117,14 @@ _NEW: Final = Verdict.NEW
 _JOINED: Final = Verdict.JOINED
 _DUPLICATE: Final = Verdict.DUPLICATE
 _LATE: Final = Verdict.LATE
+_ABSORBED_LATE: Final = Verdict.ABSORBED
 
 # An open read: the event, and the anchor it was given at arrival when that is not itself.
 _Read = tuple[CanonicalEvent, str | None]
 _Cluster = tuple[_Read, ...]
 _Clusters = tuple[_Cluster, ...]
-# A memory bucket: when its ids were passed on, and the ids.
-_Bucket = tuple[datetime, tuple[str, ...]]
+# A memory bucket: when its ids were passed on, the ids, and the summaries of the groups closed.
+_Bucket = tuple[datetime, tuple[str, ...], tuple[PassSummary, ...]]
 
 _SEP: Final = "\x1f"
 # Group-key kinds: the first character of a key.
@@ -121,13 +133,14 @@ _UNREADABLE: Final = "u"  # plate_number None: device
 _TRACK: Final = "f"  # face with a track id: device + track
 _FACE: Final = "n"  # face without a track id: its own group
 _ALARM: Final = "a"  # device + channel + type + vendor type + rule + state
-_PLATE_KEYS: Final = frozenset((_PLATE, _UNREADABLE))
+# What a kind's groups are of (for counting the reads absorbed).
+_EVENT_KIND: Final = {_PLATE: "plate", _UNREADABLE: "plate", _TRACK: "face", _FACE: "face"}
+_EVENT_KIND[_ALARM] = "alarm"
+# A late group's key: its on-time key with the kind in upper case.
+_LATE_KINDS: Final = frozenset(kind.upper() for kind in _EVENT_KIND)
+_PLATE_KEYS: Final = frozenset((_PLATE, _UNREADABLE, _PLATE.upper(), _UNREADABLE.upper()))
 _ABSORBED: Final = {
-    _PLATE: "absorbed.plate",
-    _UNREADABLE: "absorbed.plate",
-    _TRACK: "absorbed.face",
-    _FACE: "absorbed.face",
-    _ALARM: "absorbed.alarm",
+    k: f"absorbed.{name}" for kind, name in _EVENT_KIND.items() for k in (kind, kind.upper())
 }
 
 
@@ -154,6 +167,7 @@ def _confusion_fold() -> bytes:
 _FOLD: Final = _confusion_fold()
 _CASCADE: Final = "gat1400"  # a platform cascade: a copy of the camera's read
 _LATE_BUCKET_SIZE: Final = 256
+_ALARM_KINDS: Final = frozenset((_ALARM, _ALARM.upper()))
 _STREAM_TIME: Final = "stream_time"
 
 
@@ -183,6 +197,11 @@ def _group_key(event: CanonicalEvent) -> str:
             event.state.value,
         )
     )
+
+
+def _passes_of(bucket: _Bucket) -> tuple[PassSummary, ...]:
+    # Buckets written before passes were summarised hold ids only.
+    return bucket[2] if len(bucket) > 2 else ()
 
 
 def _read_order(read: _Read) -> tuple[datetime, str]:
@@ -252,7 +271,7 @@ def _cluster(reads: Sequence[_Read], window: timedelta, plates: bool) -> _Cluste
 def _unique(kind: str, cluster: _Cluster) -> CanonicalEvent:
     """The unique event of a closed cluster (sorted by captured_at, event_id)."""
     best = cluster[0][0]
-    if len(cluster) > 1 and kind != _ALARM:  # alarms: the earliest read
+    if len(cluster) > 1 and kind not in _ALARM_KINDS:  # alarms: the earliest read
         # Strictly better only: ties go to the earliest read, then the smallest id.
         if kind in _PLATE_KEYS:
             rank = (best.confidence or 0.0, best.source != _CASCADE)
@@ -274,8 +293,9 @@ def _unique(kind: str, cluster: _Cluster) -> CanonicalEvent:
                 if event_face_rank > face_rank:
                     best, face_rank = face, event_face_rank
     update: dict[str, Any] = {}
-    if best.late:
-        update["late"] = False
+    late = kind in _LATE_KINDS
+    if best.late is not late:
+        update["late"] = late
     absorbed = sorted(read[0].event_id for read in cluster if read[0] is not best)
     if absorbed != best.absorbed_event_ids:
         update["absorbed_event_ids"] = absorbed
@@ -309,7 +329,8 @@ class Deduplicator(Stateful):
             _FACE: timedelta(0),  # its own group: nothing to wait for
             _ALARM: config.plate_window,
         }
-        # How long after its last read a cluster closes.
+        self._windows.update({kind.upper(): window for kind, window in self._windows.items()})
+        # How long after its last read (its newest receipt, for late groups) a cluster closes.
         self._delays = {kind: window + config.lateness for kind, window in self._windows.items()}
         # Persisted state.
         self._open: StateTable[_Clusters] = StateTable("dedup.open", on_restore=self._restored_open)
@@ -331,6 +352,7 @@ class Deduplicator(Stateful):
         self._expiry: list[tuple[datetime, str]] = []
         self._next_bucket = 0
         self._late_bucket: str | None = None
+        self._passes = RecentPasses()
         self._now: datetime | None = None
         self.counts: Counter[str] = Counter()
 
@@ -349,23 +371,25 @@ class Deduplicator(Stateful):
             self.counts["duplicate"] += 1
             return _offer(_DUPLICATE, event_id)
         received = event.received_at
-        captured = event.captured_at
-        if received - captured > self._lateness:
-            self.counts["late"] += 1
-            self._remember_late(event_id, received)
-            return _offer(_LATE, event_id, event.model_copy(update={"late": True}))
+        if received - event.captured_at > self._lateness:
+            return self._offer_late(event)
         if self._follow:
             now = self._now
             if now is None or received > now:
                 self._now = received
+        return self._place(_group_key(event), event, event.captured_at)
 
-        key = _group_key(event)
+    def _place(self, key: str, event: CanonicalEvent, since: datetime) -> Offer:
+        """Put a read that is new to its key in its group; a new group is due ``since`` + the
+        kind's delay (its capture time, or its receipt for a late group)."""
+        event_id = event.event_id
+        captured = event.captured_at
         kind = key[0]
-        where[event_id] = key
+        self._where[event_id] = key
         clusters = self._open.get(key)
         if clusters is None:
             self._open[key] = (((event, None),),)
-            self._schedule(key, captured + self._delays[kind])
+            self._schedule(key, since + self._delays[kind])
             return _offer(_NEW, event_id)
 
         # The greedy step of _cluster, valid while the read comes after every read of the key.
@@ -385,7 +409,7 @@ class Deduplicator(Stateful):
                 self._open[key] = ((*cluster, (event, anchor)),)
                 return _offer(_JOINED, anchor)
             self._open[key] = (cluster, ((event, None),))
-            self._schedule(key, captured + self._delays[kind])
+            self._schedule(key, since + self._delays[kind])
             return _offer(_NEW, event_id)
         for cluster in clusters:
             last_event = cluster[-1][0]
@@ -395,7 +419,7 @@ class Deduplicator(Stateful):
         best = _best_cluster(clusters, event, window, plates)
         if best < 0:
             self._open[key] = (*clusters, ((event, None),))
-            self._schedule(key, captured + self._delays[kind])
+            self._schedule(key, since + self._delays[kind])
             return _offer(_NEW, event_id)
         cluster = clusters[best]
         first = cluster[0]
@@ -403,6 +427,29 @@ class Deduplicator(Stateful):
         # The cluster's due time moves later: the key's heap entry stays (early is allowed).
         self._open[key] = (*clusters[:best], (*cluster, (event, anchor)), *clusters[best + 1 :])
         return _offer(_JOINED, anchor)
+
+    def _offer_late(self, event: CanonicalEvent) -> Offer:
+        """A late read: absorbed by a pass seen before, or put in its late group."""
+        self.counts["late"] += 1
+        key = _group_key(event)
+        anchor = self._seen_pass(key, event)
+        if anchor is not None:
+            self.counts["absorbed.late"] += 1
+            self._remember_late(event.event_id, event.received_at)
+            return _offer(_ABSORBED_LATE, anchor)
+        flagged = event.model_copy(update={"late": True})
+        placed = self._place(key[0].upper() + key[1:], flagged, event.received_at)
+        return _offer(_LATE, placed.anchor, flagged)
+
+    def _seen_pass(self, key: str, event: CanonicalEvent) -> str | None:
+        """The anchor of the open or remembered pass of ``key`` that ``event`` is a read of."""
+        window = self._windows[key[0]]
+        for cluster in self._open.get(key, ()):
+            first = cluster[0]
+            anchor = first[1] or first[0].event_id
+            if belongs(summarize(key, [read[0] for read in cluster], anchor), event, window):
+                return anchor
+        return self._passes.find(key, event, window)
 
     def advance(self, now: datetime | None = None) -> list[CanonicalEvent]:
         """Close the groups due at the stream time, raised to ``now`` when given (the wall clock,
@@ -421,15 +468,16 @@ class Deduplicator(Stateful):
         due = self._due
         if due and due[0][0] <= stream_time:
             closed: list[str] = []
+            passes: list[PassSummary] = []
             scheduled = self._scheduled
             while due and due[0][0] <= stream_time:
                 at, key = heapq.heappop(due)
                 if scheduled.get(key) != at:
                     continue  # superseded by an earlier time, or the key is gone
                 del scheduled[key]
-                self._close(key, stream_time, unique, closed)
+                self._close(key, stream_time, unique, closed, passes)
             if closed:
-                self._remember(closed, stream_time)
+                self._remember(closed, stream_time, passes=passes)
             if len(unique) > 1:
                 unique.sort(key=_unique_order)
         expiry = self._expiry
@@ -442,14 +490,15 @@ class Deduplicator(Stateful):
         self._write_clock()
         unique: list[CanonicalEvent] = []
         closed: list[str] = []
+        passes: list[PassSummary] = []
         for key in list(self._open):
-            self._close(key, None, unique, closed)
+            self._close(key, None, unique, closed, passes)
         self._due.clear()
         self._scheduled.clear()
         if closed:
             # The stream time is known once an on-time event was offered or restored.
             at = self._now or max(event.received_at for event in unique)
-            self._remember(closed, at)
+            self._remember(closed, at, passes=passes)
         unique.sort(key=_unique_order)
         return unique
 
@@ -481,8 +530,7 @@ class Deduplicator(Stateful):
                         break
                 break
         self._open[key] = regrouped
-        delay = self._delays[kind]
-        self._schedule(key, min(cluster[-1][0].captured_at for cluster in regrouped) + delay)
+        self._schedule(key, min(self._due_of(kind, cluster) for cluster in regrouped))
         if anchor is None:
             return _offer(_NEW, event.event_id)
         return _offer(_JOINED, anchor)
@@ -535,29 +583,42 @@ class Deduplicator(Stateful):
             self._scheduled[key] = due
             heapq.heappush(self._due, (due, key))
 
+    def _due_of(self, kind: str, cluster: _Cluster) -> datetime:
+        if kind in _LATE_KINDS:
+            return max(read[0].received_at for read in cluster) + self._delays[kind]
+        return cluster[-1][0].captured_at + self._delays[kind]
+
     def _close(
         self,
         key: str,
         stream_time: datetime | None,
         unique: list[CanonicalEvent],
         closed: list[str],
+        passes: list[PassSummary],
     ) -> None:
         """Close the due clusters of a key (all of them when ``stream_time`` is None)."""
         clusters = self._open[key]
         kind = key[0]
         delay = self._delays[kind]
+        late = kind in _LATE_KINDS
+        on_time_key = key[0].lower() + key[1:] if late else key
+        summarized = on_time_key[0] != _FACE  # a face without a track is nobody's copy
         kept: list[_Cluster] = []
         earliest: datetime | None = None
         for cluster in clusters:
             if stream_time is not None:
-                due = cluster[-1][0].captured_at + delay
+                due = self._due_of(kind, cluster) if late else cluster[-1][0].captured_at + delay
                 if due > stream_time:
                     kept.append(cluster)
                     if earliest is None or due < earliest:
                         earliest = due
                     continue
             unique.append(_unique(kind, cluster))
-            closed.extend([read[0].event_id for read in cluster])
+            reads = [read[0] for read in cluster]
+            closed.extend([read.event_id for read in reads])
+            if summarized:
+                first = cluster[0]
+                passes.append(summarize(on_time_key, reads, first[1] or first[0].event_id))
             if len(cluster) > 1:
                 self.counts[_ABSORBED[kind]] += len(cluster) - 1
         if earliest is None:
@@ -570,16 +631,25 @@ class Deduplicator(Stateful):
     # ---------------------------------------------------------------------------------------
     # memory of the ids passed on
 
-    def _remember(self, ids: list[str], at: datetime, bucket: str | None = None) -> str:
-        """Remember ids passed on at ``at``: added to ``bucket`` (of that time) or a new one."""
+    def _remember(
+        self,
+        ids: list[str],
+        at: datetime,
+        bucket: str | None = None,
+        passes: Sequence[PassSummary] = (),
+    ) -> str:
+        """Remember ids passed on at ``at`` and the passes closed: added to ``bucket`` (of that
+        time) or a new one."""
         memory = self._memory
         if bucket is None:
             bucket = f"m{self._next_bucket}"
             self._next_bucket += 1
-            memory[bucket] = (at, tuple(ids))
+            memory[bucket] = (at, tuple(ids), tuple(passes))
             heapq.heappush(self._expiry, (at, bucket))
         else:
-            memory[bucket] = (at, memory[bucket][1] + tuple(ids))
+            held = memory[bucket]
+            memory[bucket] = (at, held[1] + tuple(ids), held[2] + tuple(passes))
+        self._passes.add(passes)
         where = self._where
         for event_id in ids:
             where[event_id] = bucket
@@ -610,6 +680,7 @@ class Deduplicator(Stateful):
             for event_id in held[1]:
                 if where.get(event_id) == bucket:
                     del where[event_id]
+            self._passes.remove(_passes_of(held))
 
     # ---------------------------------------------------------------------------------------
     # restore: rebuild the derived indexes from change-log records
@@ -627,8 +698,7 @@ class Deduplicator(Stateful):
         for cluster in new:
             for read in cluster:
                 where[read[0].event_id] = key
-        delay = self._delays[key[0]]
-        self._schedule(key, min(cluster[-1][0].captured_at for cluster in new) + delay)
+        self._schedule(key, min(self._due_of(key[0], cluster) for cluster in new))
 
     def _restored_memory(self, key: str, old: _Bucket | None, new: _Bucket | None) -> None:
         where = self._where
@@ -636,11 +706,13 @@ class Deduplicator(Stateful):
             for event_id in old[1]:
                 if where.get(event_id) == key:
                     del where[event_id]
+            self._passes.remove(_passes_of(old))
         self._late_bucket = None
         if new is None:
             return
         for event_id in new[1]:
             where[event_id] = key
+        self._passes.add(_passes_of(new))
         heapq.heappush(self._expiry, (new[0], key))
         if key[:1] == "m" and key[1:].isdigit():
             self._next_bucket = max(self._next_bucket, int(key[1:]) + 1)

@@ -14,6 +14,7 @@ so they give the same unique events and alerts for the same input.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,8 @@ class Outputs:
     area: list[CanonicalEvent] = field(default_factory=list)  # -> AreaRules
     duplicates: int = 0
     late: int = 0
+    # Late reads of passes seen before, dropped, by event kind.
+    late_absorbed: Counter[str] = field(default_factory=Counter)
 
     def extend(self, other: Outputs) -> None:
         self.unique += other.unique
@@ -50,6 +53,7 @@ class Outputs:
         self.area += other.area
         self.duplicates += other.duplicates
         self.late += other.late
+        self.late_absorbed += other.late_absorbed
 
 
 class DeviceRules:
@@ -82,10 +86,13 @@ class DeviceRules:
         if offer.verdict is Verdict.DUPLICATE:
             out.duplicates += 1
             return
+        if offer.verdict is Verdict.ABSORBED:
+            out.late += 1
+            out.late_absorbed[event.kind] += 1
+            return
         if offer.verdict is Verdict.LATE:
             assert offer.event is not None
-            event = offer.event
-            out.unique.append(event)  # stored and counted, kept away from the window rules
+            event = offer.event  # flagged: its alerts are not about the present
             out.late += 1
         out.alerts += self.watch.check(event, offer.anchor, now)
 
@@ -103,6 +110,8 @@ class DeviceRules:
         self._watched_cache.clear()  # the watchlist may have changed since the last batch
         for event in unique:
             out.unique.append(event)
+            if event.late:
+                continue  # stored and counted, kept away from the window rules
             out.area.append(event)
             out.correlations += self.person_vehicle.observe(event, now)
             if isinstance(event, PlateCapture) and event.plate_number is not None:
