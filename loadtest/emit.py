@@ -45,6 +45,7 @@ class _Pending:
     item: tuple[str, int] | None  # ("plate" | "face" | "alarm", index); None: malformed
     captured: datetime | None = None  # as the adapter will read it
     repush: bool = False
+    cascade: bool = False  # a platform's copy, which may come late for an on-time pass
 
 
 @dataclass
@@ -203,7 +204,7 @@ class _Emitter:
         self.add(at, camera, alarm_body(shot), ("alarm", index), captured=captured)
 
     def cascade(self, index: int, p: Pass) -> None:
-        """The platform re-delivers the best read a little after the camera delivered it."""
+        """The platform re-delivers the best read after the camera delivered it."""
         assert p.cascade_delay is not None
         shot, number = self.best_shot[index]
         if shot.camera.source != GAT1400:
@@ -211,9 +212,10 @@ class _Emitter:
             number = self.platform_number
         at = self.best_at[index] + p.cascade_delay
         body = cascade_body(shot, number)
-        self.add(
+        entry = self.add(
             at, shot.camera, body, ("plate", index), source=GAT1400, captured=_seconds(shot.when)
         )
+        entry.cascade = True
         self.counts["cascade_copies"] += 1
 
     # --- per-payload mess ------------------------------------------------------------------
@@ -299,8 +301,8 @@ def emit(rng: random.Random, layout: Layout, traffic: Traffic, start: datetime) 
             malformed_lines.append(number)
             continue
         carried.setdefault(entry.item, []).append(number)
-        if entry.repush:
-            continue
+        if entry.repush or entry.cascade:
+            continue  # a pass is late or not by its own reads
         assert entry.captured is not None
         received = start + timedelta(seconds=entry.at)
         late.setdefault(entry.item, set()).add(received - entry.captured > LATENESS)

@@ -1,6 +1,7 @@
 """The mess real feeds carry, decided on the true traffic before any payload is written:
 cameras that go offline and flush their buffer late, unreadable plates, passes read several
-times (one read sometimes an OCR confusion off), and passes a platform cascade re-delivers.
+times (one read sometimes an OCR confusion off), and passes a platform cascade re-delivers
+(some of them late).
 
 Re-pushes and malformed payloads concern single payloads and are decided where payloads are
 written (:mod:`loadtest.emit`).
@@ -29,6 +30,8 @@ from loadtest.watch import WatchEntry
 from streams.domain.plates import ocr_confusion_variants
 
 UNREADABLE_SPACING = 10.0
+# Share of cascade copies the platform delivers late (inside the dedup memory of 2 minutes).
+SLOW_CASCADES = 0.2
 
 
 def inject(rng: random.Random, city: Layout, traffic: Traffic) -> None:
@@ -123,9 +126,11 @@ def _misread(rng: random.Random, p: Pass, plate: str, entries: list[WatchEntry])
 
 def cascades(rng: random.Random, city: Layout, traffic: Traffic) -> None:
     """On-time passes of cameras with a GB/T 28181 code that the platform re-delivers, 0.5-2 s
-    after the camera's best read reached it."""
+    after the camera's best read reached it; a share of them slowly, 20-90 s after (a late
+    copy of a pass already passed on)."""
     cameras = city.cameras
     for p in traffic.passes:
         eligible = p.flush_at is None and cameras[p.camera].gb_code is not None
         if eligible and rng.random() < city.config.cascade:
-            p.cascade_delay = rng.uniform(0.5, 2.0)
+            slow = rng.random() < SLOW_CASCADES
+            p.cascade_delay = rng.uniform(20.0, 90.0) if slow else rng.uniform(0.5, 2.0)
