@@ -11,7 +11,9 @@ most every ``checkpoint_seconds`` of the stage, after every batch for warehouse 
 ``flush`` makes the stage's outputs durable (producer acknowledged by the broker, or warehouse
 insert succeeded, and a stateful stage's change log written) before the offsets are committed:
 delivery is at-least-once and nothing is committed past unfinished work. A stage that raises
-stops the worker (no commit for what it had not made durable).
+stops the worker (no commit for what it had not made durable). A stage whose outputs are
+deduplicated by batch (``regathers_batches``: the warehouse sinks) gets a batch cut short by a
+crash redelivered exactly as it was cut (:mod:`streams.agents.redelivery`).
 
 Between batches, at most every few seconds, the runner sets the stage's consumer-lag gauge;
 the time its loop last came round is what the worker's ``/healthz`` checks.
@@ -29,6 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 import mode
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from streams.agents.redelivery import gather_again, intent_metadata, intent_to_regather
 from streams.kafka_admin import LIBRDKAFKA_LOGGER
 from streams.metrics import GAUGES, Metric
 from streams.settings import Settings
@@ -42,6 +45,9 @@ MAX_POLL_INTERVAL_SECONDS = 600.0
 # Consumer lag is measured between batches at most this often (never per message).
 LAG_SECONDS = 5.0
 LAG_TIMEOUT_SECONDS = 1.0
+# Gathering a batch again after a restart gives up after this long (its records are normally
+# all there at once).
+REGATHER_SECONDS = 30.0
 
 
 class Stage(Protocol):
@@ -97,6 +103,9 @@ class StageRunner(threading.Thread):
         self.ready = threading.Event()
         self.batches = 0  # checkpoints that committed offsets
         self.pending: dict[tuple[str, int], int] = {}  # highest processed offset, uncommitted
+        self.first: dict[tuple[str, int], int] = {}  # lowest processed offset, uncommitted
+        self.regathers: bool = getattr(stage, "regathers_batches", False)
+        self.newly_assigned: list[tuple[str, int]] = []  # to look for a batch to gather again
         self.checkpointed = time.monotonic()
         self.looped = time.monotonic()  # the last time the loop came round (liveness)
         self.lag_measured = 0.0
@@ -147,6 +156,8 @@ class StageRunner(threading.Thread):
                 close()
 
     def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self.regathers:  # looked at outside the callback, before the next batch
+            self.newly_assigned += [(tp.topic, tp.partition) for tp in partitions]
         if isinstance(self.stage, StatefulStage):
             self.stage.assign(sorted({tp.partition for tp in partitions}))
         self.ready.set()
@@ -158,11 +169,16 @@ class StageRunner(threading.Thread):
             self._checkpoint(consumer)
         except Stopped:  # stopping during an outage: nothing committed, all redelivered
             self.pending.clear()
+            self.first.clear()
         if isinstance(self.stage, StatefulStage):
             self.stage.revoke(sorted({tp.partition for tp in partitions}))
 
     def _one_batch(self, consumer: Consumer) -> None:
         messages = consumer.consume(self.stage.batch_size, timeout=self.stage.batch_wait)
+        if self.newly_assigned:  # assigned during that call, which may have read on already
+            regathered = self._regathered(consumer, messages)
+            if regathered is not None:
+                messages = regathered
         good = []
         ends = []
         for message in messages:
@@ -176,12 +192,14 @@ class StageRunner(threading.Thread):
         if good:
             self.ready.set()
             self.stage.process(good)
-            pending = self.pending
+            pending, first = self.pending, self.first
             for message in good:
                 key = (message.topic() or "", message.partition() or 0)
                 offset = message.offset() or 0
                 if offset > pending.get(key, -1):
                     pending[key] = offset
+                if offset < first.get(key, offset + 1):
+                    first[key] = offset
         if isinstance(self.stage, StatefulStage):
             # A partition's end comes after the messages read before it.
             for topic, partition in ends:
@@ -195,12 +213,15 @@ class StageRunner(threading.Thread):
 
     def _checkpoint(self, consumer: Consumer) -> None:
         """Outputs (and state) durable, then the offsets of everything processed committed."""
+        if self.regathers and self.pending:
+            self._state_intent(consumer)
         self.stage.flush(self.stopping)
         self.checkpointed = time.monotonic()
         if not self.pending:
             return
         offsets = [TopicPartition(t, p, o + 1) for (t, p), o in sorted(self.pending.items())]
         self.pending.clear()
+        self.first.clear()
         try:
             consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
@@ -210,6 +231,46 @@ class StageRunner(threading.Thread):
             )
         self.batches += 1
         self.stage.after_commit()
+
+    def _state_intent(self, consumer: Consumer) -> None:
+        """Commit the batch's first offsets (already committed: nothing moves) with its ranges
+        as metadata, so a restart before its own commit can gather the same batch again."""
+        intent = {key: (self.first[key], last) for key, last in self.pending.items()}
+        metadata = intent_metadata(intent)
+        if metadata is None:
+            return
+        offsets = [
+            TopicPartition(t, p, first, metadata=metadata)
+            for (t, p), (first, _last) in sorted(intent.items())
+        ]
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:  # then a redelivery is cut anew, as without it
+            log.warning("stage %s: batch ranges not committed (%s)", self.stage.name, exc)
+
+    def _regathered(self, consumer: Consumer, read: list[Any]) -> list[Any] | None:
+        """The batch a predecessor was making durable when it stopped, gathered again exactly
+        (from ``read``, just consumed, and what follows), if the newly assigned partitions'
+        commits state one; else None."""
+        assigned, self.newly_assigned = self.newly_assigned, []
+        try:
+            committed = consumer.committed([TopicPartition(t, p) for t, p in assigned], timeout=10)
+        except KafkaException as exc:
+            log.warning("stage %s: committed offsets not read (%s)", self.stage.name, exc)
+            return None
+        intent = intent_to_regather(
+            (((tp.topic, tp.partition), tp.offset, tp.metadata) for tp in committed), assigned
+        )
+        if intent is None:
+            return None
+
+        def consume() -> list[Any]:
+            self.looped = time.monotonic()
+            return consumer.consume(self.stage.batch_size, timeout=self.stage.batch_wait)
+
+        return gather_again(
+            intent, read, consume, consumer.seek, self.stopping, REGATHER_SECONDS, self.stage.name
+        )
 
     def _measure_lag(self, consumer: Consumer) -> None:
         """The consumer-lag gauge of each input topic. A topic with a partition not fetched yet

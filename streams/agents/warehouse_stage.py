@@ -91,6 +91,9 @@ class WarehouseStage:
         self.batch_size = settings.sink_batch_size
         self.batch_wait = settings.sink_flush_seconds
         self.checkpoint_seconds = 0.0  # every batch: inserts are large, commits follow them
+        # A batch's inserts carry tokens derived from its offset ranges: a redelivery must be
+        # cut the same way for them to absorb it (streams.agents.redelivery).
+        self.regathers_batches = True
         # Key -> (table, one attempt at the insert returning the rows landed, when its rows
         # were received), until landed.
         self.unlanded: dict[str, tuple[str, Callable[[], int], Received]] = {}
