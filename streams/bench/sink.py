@@ -38,7 +38,10 @@ from streams.warehouse.rows import PLATE_TABLE, Row, rows_by_table
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--rows", type=int, default=200_000, help="plate rows for the insert path alone"
+        "--rows",
+        type=int,
+        default=200_000,
+        help="plate rows for the insert, decode and engine paths alone (0 skips those runs)",
     )
     parser.add_argument(
         "--messages",
@@ -233,37 +236,13 @@ def bench_stage(settings: Settings, messages: list[bytes]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """``streams bench sink``: print the measurements (and JSON if asked)."""
-    count = max(args.rows, args.messages)
-    captures = plate_captures(count)
-    messages = [avro.encode(c) for c in captures]
-    rows = rows_by_table([avro.decode_datum(m) for m in messages[: args.rows]])[PLATE_TABLE]
-    del captures
+    if args.rows < 0 or args.messages < 0 or not (args.rows or args.messages):
+        raise SystemExit("streams bench sink: --rows and --messages are counts, not both 0")
+    messages = [avro.encode(c) for c in plate_captures(max(args.rows, args.messages))]
     _worker_gc()
     report: dict[str, Any] = {"batch_rows": settings.sink_batch_size}
-
-    inserted = bench_insert(settings, rows)
-    report["insert"] = inserted
-    print(
-        f"insert path alone ({inserted['rows']} plate rows, batches of {inserted['batch_rows']}): "
-        f"{inserted['rows_per_second']} rows/s wall, {inserted['cpu_seconds']} CPU s",
-        flush=True,
-    )
-    del rows
-    decoded = bench_decode(messages[: args.rows])
-    report["decode"] = decoded
-    print(
-        f"decode and map alone, one core: {decoded['rows_per_cpu_second']} rows/s "
-        f"({decoded['us_per_row']} us/row)",
-        flush=True,
-    )
-    mapped = bench_insert_avro(settings, messages[: args.rows])
-    report["insert_avro"] = mapped
-    print(
-        f"engine path alone ({mapped['rows']} plate bodies, batches of {mapped['batch_rows']}): "
-        f"{mapped['rows_per_second']} rows/s wall, {mapped['cpu_seconds']} CPU s "
-        f"({mapped['framing_seconds']} s of it framing containers)",
-        flush=True,
-    )
+    if args.rows:
+        _paths_alone(settings, messages[: args.rows], report)
     if args.messages:
         staged = _with_broker(settings, lambda s: bench_stage(s, messages[: args.messages]))
         report["stage"] = staged
@@ -276,6 +255,34 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     return 0
+
+
+def _paths_alone(settings: Settings, messages: list[bytes], report: dict[str, Any]) -> None:
+    """The insert path, decoding and the engine path, each alone on ``messages``."""
+    rows = rows_by_table([avro.decode_datum(m) for m in messages])[PLATE_TABLE]
+    inserted = bench_insert(settings, rows)
+    del rows
+    report["insert"] = inserted
+    print(
+        f"insert path alone ({inserted['rows']} plate rows, batches of {inserted['batch_rows']}): "
+        f"{inserted['rows_per_second']} rows/s wall, {inserted['cpu_seconds']} CPU s",
+        flush=True,
+    )
+    decoded = bench_decode(messages)
+    report["decode"] = decoded
+    print(
+        f"decode and map alone, one core: {decoded['rows_per_cpu_second']} rows/s "
+        f"({decoded['us_per_row']} us/row)",
+        flush=True,
+    )
+    mapped = bench_insert_avro(settings, messages)
+    report["insert_avro"] = mapped
+    print(
+        f"engine path alone ({mapped['rows']} plate bodies, batches of {mapped['batch_rows']}): "
+        f"{mapped['rows_per_second']} rows/s wall, {mapped['cpu_seconds']} CPU s "
+        f"({mapped['framing_seconds']} s of it framing containers)",
+        flush=True,
+    )
 
 
 def _with_broker(
