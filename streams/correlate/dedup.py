@@ -134,8 +134,13 @@ _TRACK: Final = "f"  # face with a track id: device + track
 _FACE: Final = "n"  # face without a track id: its own group
 _ALARM: Final = "a"  # device + channel + type + vendor type + rule + state
 # What a kind's groups are of (for counting the reads absorbed).
-_EVENT_KIND: Final = {_PLATE: "plate", _UNREADABLE: "plate", _TRACK: "face", _FACE: "face"}
-_EVENT_KIND[_ALARM] = "alarm"
+_EVENT_KIND: Final = {
+    _PLATE: "plate",
+    _UNREADABLE: "plate",
+    _TRACK: "face",
+    _FACE: "face",
+    _ALARM: "alarm",
+}
 # A late group's key: its on-time key with the kind in upper case.
 _LATE_KINDS: Final = frozenset(kind.upper() for kind in _EVENT_KIND)
 _PLATE_KEYS: Final = frozenset((_PLATE, _UNREADABLE, _PLATE.upper(), _UNREADABLE.upper()))
@@ -648,7 +653,7 @@ class Deduplicator(Stateful):
             heapq.heappush(self._expiry, (at, bucket))
         else:
             held = memory[bucket]
-            memory[bucket] = (at, held[1] + tuple(ids), held[2] + tuple(passes))
+            memory[bucket] = (at, held[1] + tuple(ids), _passes_of(held) + tuple(passes))
         self._passes.add(passes)
         where = self._where
         for event_id in ids:
