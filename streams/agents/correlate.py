@@ -194,7 +194,7 @@ class RuleStage(Generic[P]):
         for event in out.unique:
             if event.absorbed_event_ids:
                 COUNTERS.add(Metric.DUPLICATES_DROPPED, event.kind, len(event.absorbed_event_ids))
-        for kind, count in out.late_absorbed.items():
+        for kind, count in out.absorbed.items():
             COUNTERS.add(Metric.DUPLICATES_DROPPED, kind, count)
 
     def alert_latency(self, alerts: list[Alert], batch: Sequence[BaseModel]) -> None:

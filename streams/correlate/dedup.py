@@ -21,7 +21,9 @@ under a late group key of its own (a camera flushing its buffer after an outage 
 snapshots together). A late group closes when the newest *receipt* of its reads + window +
 lateness <= stream time: late reads are held about as long as on-time ones, counted from their
 arrival. Which late reads meet therefore depends on when they arrive, not only on the set of
-reads; a late read of a pass whose late group already closed is absorbed by it.
+reads; a late read of a pass whose late group already closed is absorbed by it. An on-time read
+that belongs to a pass already closed is ABSORBED too: in received order that cannot happen (see
+below), but inputs read at uneven paces deliver reads out of that order.
 
 Clustering. Open reads are kept per *group key*: the device plus what must be equal (the plate
 with its OCR-confusable characters folded, the track id, the alarm's identity), so a key holds
@@ -85,7 +87,9 @@ class Verdict(StrEnum):
     JOINED = "joined"  # another read of a pass/track/alarm that is still open
     DUPLICATE = "duplicate"  # this event_id was already seen (re-push, redelivery): drop it
     LATE = "late"  # received_at - captured_at > config.lateness: held in a late group
-    ABSORBED = "absorbed"  # late, and a read of a pass already seen on time: drop it
+    # A read of a pass already passed on (a late copy, or a read that arrived after its pass
+    # closed), or of one still open if it is late: drop it.
+    ABSORBED = "absorbed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +121,7 @@ _NEW: Final = Verdict.NEW
 _JOINED: Final = Verdict.JOINED
 _DUPLICATE: Final = Verdict.DUPLICATE
 _LATE: Final = Verdict.LATE
-_ABSORBED_LATE: Final = Verdict.ABSORBED
+_ABSORBED_READ: Final = Verdict.ABSORBED
 
 # An open read: the event, and the anchor it was given at arrival when that is not itself.
 _Read = tuple[CanonicalEvent, str | None]
@@ -382,7 +386,16 @@ class Deduplicator(Stateful):
             now = self._now
             if now is None or received > now:
                 self._now = received
-        return self._place(_group_key(event), event, event.captured_at)
+        key = _group_key(event)
+        if self._passes.holds(key):
+            # Only a read that arrives out of received order by more than the lateness (inputs
+            # read at uneven paces) can belong to a pass already closed: it is a read of it.
+            anchor = self._passes.find(key, event, self._windows[key[0]])
+            if anchor is not None:
+                self.counts["absorbed.closed"] += 1
+                self._remember_late(event_id, received)
+                return _offer(_ABSORBED_READ, anchor)
+        return self._place(key, event, event.captured_at)
 
     def _place(self, key: str, event: CanonicalEvent, since: datetime) -> Offer:
         """Put a read that is new to its key in its group; a new group is due ``since`` + the
@@ -441,7 +454,7 @@ class Deduplicator(Stateful):
         if anchor is not None:
             self.counts["absorbed.late"] += 1
             self._remember_late(event.event_id, event.received_at)
-            return _offer(_ABSORBED_LATE, anchor)
+            return _offer(_ABSORBED_READ, anchor)
         flagged = event.model_copy(update={"late": True})
         placed = self._place(key[0].upper() + key[1:], flagged, event.received_at)
         return _offer(_LATE, placed.anchor, flagged)

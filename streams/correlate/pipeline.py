@@ -42,8 +42,9 @@ class Outputs:
     area: list[CanonicalEvent] = field(default_factory=list)  # -> AreaRules
     duplicates: int = 0
     late: int = 0
-    # Late reads of passes seen before, dropped, by event kind.
-    late_absorbed: Counter[str] = field(default_factory=Counter)
+    # Reads of passes already passed on (late copies, reads that came after their pass closed),
+    # dropped, by event kind.
+    absorbed: Counter[str] = field(default_factory=Counter)
 
     def extend(self, other: Outputs) -> None:
         self.unique += other.unique
@@ -53,7 +54,7 @@ class Outputs:
         self.area += other.area
         self.duplicates += other.duplicates
         self.late += other.late
-        self.late_absorbed += other.late_absorbed
+        self.absorbed += other.absorbed
 
 
 class DeviceRules:
@@ -87,8 +88,9 @@ class DeviceRules:
             out.duplicates += 1
             return
         if offer.verdict is Verdict.ABSORBED:
-            out.late += 1
-            out.late_absorbed[event.kind] += 1
+            out.absorbed[event.kind] += 1
+            if event.received_at - event.captured_at > self.config.lateness:
+                out.late += 1
             return
         if offer.verdict is Verdict.LATE:
             assert offer.event is not None

@@ -106,6 +106,9 @@ class RecentPasses:
             if not held:
                 del by_key[summary[_KEY]]
 
+    def holds(self, key: str) -> bool:
+        return key in self._by_key
+
     def find(self, key: str, event: CanonicalEvent, window: timedelta) -> str | None:
         """The anchor of a remembered pass of ``key`` that ``event`` belongs to, if any."""
         for summary in self._by_key.get(key, ()):
