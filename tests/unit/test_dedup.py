@@ -896,3 +896,21 @@ def test_memory_written_before_passes_were_summarised_restores() -> None:
     assert resumed.offer(plate("copy", 0.3, delay=30)).verdict is Verdict.LATE
     resumed.advance(at(20) + CONFIG.dedup_memory)  # expires the old bucket
     assert resumed.offer(plate("a", 0.0, "沪C00009", delay=700)).verdict is Verdict.LATE
+
+
+@settings(max_examples=300, deadline=None)
+@given(events=events_strategy(late=True), data=st.data())
+def test_no_event_is_passed_on_twice_whatever_the_order(
+    events: list[CanonicalEvent], data: st.DataObject
+) -> None:
+    """Any arrival order, windows closed at any point between offers: an id is passed on once,
+    as a unique event or among one's absorbed ids, never both, never twice."""
+    dedup = Deduplicator(CONFIG)
+    out: list[CanonicalEvent] = []
+    for event in data.draw(st.permutations(events)):
+        dedup.offer(event)
+        if data.draw(st.booleans()):
+            out += dedup.advance()
+    out += dedup.flush()
+    ids = [e.event_id for e in out] + [i for e in out for i in e.absorbed_event_ids]
+    assert len(ids) == len(set(ids))
