@@ -107,7 +107,7 @@ class Regather:
     kept: list[Any] = field(default_factory=list)
     # Per partition, the first offset set aside: the consumer must be moved back there.
     rewind: dict[Partition, int] = field(default_factory=dict)
-    _next: dict[Partition, int] = field(default_factory=dict)
+    _next: dict[Partition, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self._next = {p: first for p, (first, _last) in self.intent.items()}

@@ -103,7 +103,8 @@ class StageRunner(threading.Thread):
         self.ready = threading.Event()
         self.batches = 0  # checkpoints that committed offsets
         self.pending: dict[tuple[str, int], int] = {}  # highest processed offset, uncommitted
-        self.first: dict[tuple[str, int], int] = {}  # lowest processed offset, uncommitted
+        # Lowest processed offset, uncommitted (kept for stages that regather batches only).
+        self.first: dict[tuple[str, int], int] = {}
         self.regathers: bool = getattr(stage, "regathers_batches", False)
         self.newly_assigned: list[tuple[str, int]] = []  # to look for a batch to gather again
         self.checkpointed = time.monotonic()
@@ -192,14 +193,18 @@ class StageRunner(threading.Thread):
         if good:
             self.ready.set()
             self.stage.process(good)
-            pending, first = self.pending, self.first
+            pending = self.pending
             for message in good:
                 key = (message.topic() or "", message.partition() or 0)
                 offset = message.offset() or 0
                 if offset > pending.get(key, -1):
                     pending[key] = offset
-                if offset < first.get(key, offset + 1):
-                    first[key] = offset
+            if self.regathers:  # a partition's messages come in offset order
+                first = self.first
+                for message in good:
+                    first.setdefault(
+                        (message.topic() or "", message.partition() or 0), message.offset() or 0
+                    )
         if isinstance(self.stage, StatefulStage):
             # A partition's end comes after the messages read before it.
             for topic, partition in ends:

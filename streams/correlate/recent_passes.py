@@ -100,9 +100,12 @@ class RecentPasses:
         by_key = self._by_key
         for summary in summaries:
             held = by_key.get(summary[_KEY])
-            if held is None or summary not in held:
+            if held is None:
                 continue
-            held.remove(summary)
+            try:
+                held.remove(summary)
+            except ValueError:  # not held (a restore replaced it already)
+                continue
             if not held:
                 del by_key[summary[_KEY]]
 
