@@ -234,6 +234,13 @@ class Metric(StrEnum):
         ("topic",),
         "Window-state records read back from a change-log topic.",
     )
+    STATE_KEPT = (
+        "streams_state_partitions_kept_total",
+        _C,
+        ("topic",),
+        "Partitions whose window state a worker kept across a rebalance that gave them back "
+        "(nobody wrote to their change log meanwhile), instead of reading it back.",
+    )
     # -- stages ------------------------------------------------------------------------------
     CONSUMER_LAG = (
         "streams_consumer_lag",

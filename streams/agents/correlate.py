@@ -61,6 +61,9 @@ class RuleStage(Generic[P]):
         self.publisher = publisher
         self.wire = wire
         self.state_written = time.monotonic()
+        # Every change of the rules' state acknowledged by the change log (at a checkpoint's
+        # end): only then may a revoked partition's state be kept aside (PartitionedRules).
+        self.written = True
         self.batch_size = settings.stage_batch_size
         self.batch_wait = settings.stage_batch_wait_seconds
         self.checkpoint_seconds = settings.stage_checkpoint_seconds
@@ -93,7 +96,7 @@ class RuleStage(Generic[P]):
         self.parts.assign(partitions)
 
     def revoke(self, partitions: list[int]) -> None:
-        self.parts.revoke(partitions)
+        self.parts.revoke(partitions, written=self.written)
 
     def at_end(self, topic: str, partition: int) -> None:
         return None
@@ -107,6 +110,7 @@ class RuleStage(Generic[P]):
         raise NotImplementedError
 
     def process(self, messages: Sequence[Any]) -> None:
+        self.written = False
         now = datetime.now(UTC)
         out = Outputs()
         records: list[BaseModel] = []  # read again only if the batch raised alerts
@@ -120,6 +124,7 @@ class RuleStage(Generic[P]):
         self.persist()
 
     def idle(self) -> None:
+        self.written = False
         now = datetime.now(UTC)
         out = Outputs()
         self.close_windows(now, now, out)
@@ -223,6 +228,7 @@ class RuleStage(Generic[P]):
         if self.parts.write_changes():  # then what ``persist`` has not sent yet
             self.publisher.flush_sync(timeout=300)
         self.state_written = time.monotonic()
+        self.written = True
 
     def after_commit(self) -> None:
         return None

@@ -10,6 +10,7 @@ import pytest
 from streams.agents.changelog import Changelog, PartitionedRules
 from streams.correlate.state import Stateful, StateTable
 from streams.kafka_admin import ensure_topics
+from streams.metrics import COUNTERS, Metric
 from streams.publisher import Publisher
 from streams.settings import Settings
 from streams.topics import DEDUP_CHANGELOG
@@ -67,3 +68,72 @@ def test_revoked_partitions_are_dropped_and_rebuilt_on_return(settings: Settings
     assert 1 not in rules.items()
     rules.assign([1])
     assert dict(rules.get(1).seen) == {"x": 1}
+
+
+def _owner(settings: Settings) -> tuple[PartitionedRules[Rule], Publisher]:
+    ensure_topics(settings, [DEDUP_CHANGELOG])
+    publisher = Publisher(settings)
+    topic = settings.topic(DEDUP_CHANGELOG.name)
+    return PartitionedRules(Changelog(settings, topic, publisher), Rule, lambda r: (r,)), publisher
+
+
+def test_a_written_partition_given_back_is_kept_without_reading_the_change_log(
+    settings: Settings,
+) -> None:
+    rules, publisher = _owner(settings)
+    topic = settings.topic(DEDUP_CHANGELOG.name)
+    rules.assign([0, 1])
+    for i in range(50):
+        rules.get(i % 2).seen[f"e{i}"] = i
+    rules.write_changes()
+    publisher.flush_sync()
+    held = rules.get(0)
+    held.scratch = "in memory only"  # type: ignore[attr-defined]
+    restored_before = COUNTERS.get(Metric.STATE_RESTORED, topic)
+    kept_before = COUNTERS.get(Metric.STATE_KEPT, topic)
+
+    rules.revoke([0, 1], written=True)
+    assert rules.items() == {}
+    rules.assign([0])  # partition 1 went to another worker
+
+    assert rules.get(0) is held
+    assert COUNTERS.get(Metric.STATE_RESTORED, topic) == restored_before
+    assert COUNTERS.get(Metric.STATE_KEPT, topic) == kept_before + 1
+    assert rules.kept == {}  # what was not given back is dropped
+    rules.assign([0, 1])  # partition 1 back later: read from the change log
+    assert dict(rules.get(1).seen) == {f"e{i}": i for i in range(1, 50, 2)}
+    assert COUNTERS.get(Metric.STATE_RESTORED, topic) == restored_before + 25
+
+
+def _holding(settings: Settings, partition: int, key: str, value: int) -> PartitionedRules[Rule]:
+    """An owner of ``partition`` that has written ``key`` to its change log."""
+    rules, publisher = _owner(settings)
+    rules.assign([partition])
+    rules.get(partition).seen[key] = value
+    rules.write_changes()
+    publisher.flush_sync()
+    return rules
+
+
+def test_a_partition_written_to_by_another_owner_meanwhile_is_read_again(
+    settings: Settings,
+) -> None:
+    rules = _holding(settings, 1, "mine", 1)
+    held = rules.get(1)
+    rules.revoke([1], written=True)
+    other = _holding(settings, 1, "theirs", 2)
+    other.revoke([1])
+
+    rules.assign([1])
+    assert rules.get(1) is not held
+    assert dict(rules.get(1).seen) == {"mine": 1, "theirs": 2}
+
+
+def test_a_partition_revoked_with_unwritten_changes_is_read_again(settings: Settings) -> None:
+    rules = _holding(settings, 0, "written", 1)
+    held = rules.get(0)
+    held.seen["not written"] = 2  # a batch whose outputs were never acknowledged
+    rules.revoke([0], written=False)
+    rules.assign([0])
+    assert rules.get(0) is not held
+    assert dict(rules.get(0).seen) == {"written": 1}

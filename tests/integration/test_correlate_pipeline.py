@@ -34,6 +34,7 @@ from streams.topics import (
     UNIQUE_PLATES,
 )
 from streams.watchlist_topic import publish_entries
+from tests.conftest import free_port
 from tests.correlate_scenario import Scenario, build, watchlist_entries
 from tests.integration.kafka_reading import read_topic
 from tests.integration.worker_process import WorkerProcess
@@ -180,3 +181,45 @@ def test_a_killed_worker_resumes_from_its_change_log(settings: Settings, tmp_pat
     assert all(a.alert_id in alert_ids for a in alerts)
     restored = stats["counters"]["streams_state_records_restored_total"]
     assert restored[settings.topic("changelog.dedup")] > 0, "the second worker restored nothing"
+
+
+def test_a_worker_joining_mid_stream_changes_no_result_and_the_first_keeps_its_state(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Two workers on the rule stages only; the embedded warehouse allows one process per path.
+    rules_only = settings.model_copy(update={"worker_stages": "dedup,plates,area"})
+    joining = rules_only.model_copy(
+        update={
+            "web_port": free_port(),
+            "data_dir": tmp_path / "faust-2",
+            "warehouse_url": f"chdb://{tmp_path / 'warehouse-2'}",
+        }
+    )
+    ensure_topics(settings)
+    t0 = _t0()
+    scenario = build(t0)
+    offline = _offline(settings, scenario, t0)
+    unique_ids, alert_ids, _ = _expected(offline, scenario)
+    _publish_watchlist(settings, t0)
+    cut = len(scenario.events) // 2
+    _produce(settings, scenario.events[:cut])
+
+    first = WorkerProcess(rules_only, tmp_path / "worker1.log").start()
+    second = WorkerProcess(joining, tmp_path / "worker2.log")
+    try:
+        read_topic(settings, settings.topic(ALERTS.name), 1, timeout=60)
+        time.sleep(2)  # the first half's state written
+        second.start()  # the rebalance: every partition of each stage revoked, then split
+        _produce(settings, scenario.events[cut:])
+        alerts = read_topic(settings, settings.topic(ALERTS.name), len(alert_ids), timeout=120)
+        unique = _read_unique(settings, len(unique_ids))
+        _status, stats = first.get("/stats")
+    finally:
+        assert second.stop() == 0, second.log_tail()
+        assert first.stop() == 0, first.log_tail()
+
+    assert {a.alert_id for a in alerts} == alert_ids
+    assert {e.event_id for e in unique} == unique_ids
+    # The partitions the first worker kept were taken up without reading their change log.
+    kept = stats["counters"].get("streams_state_partitions_kept_total", {})
+    assert kept.get(settings.topic("changelog.dedup"), 0) >= 1, stats["counters"]
