@@ -242,6 +242,13 @@ class Metric(StrEnum):
         "(nobody wrote to their change log meanwhile), instead of reading it back.",
     )
     # -- stages ------------------------------------------------------------------------------
+    STAGE_ASSIGNMENTS = (
+        "streams_stage_assignments_total",
+        _C,
+        ("stage",),
+        "Partition assignments a stage received: one per rebalance of its consumer group "
+        "that this worker took part in, and one at start.",
+    )
     CONSUMER_LAG = (
         "streams_consumer_lag",
         _G,

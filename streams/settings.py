@@ -72,6 +72,22 @@ class Settings(BaseSettings):
     stage_checkpoint_seconds: float = Field(
         1.0, ge=0, description="How often stages on the path to alerts commit (and save state)."
     )
+    stage_session_timeout_seconds: float = Field(
+        10.0,
+        ge=6,
+        le=1800,
+        description="How long the partitions of a worker that vanished wait before the other "
+        "workers take them over (the stages' consumer-group session timeout).",
+    )
+    worker_instance_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="A stable name for this worker, e.g. its pod name (static group "
+        "membership): restarted under the same name within the session timeout, it gets its "
+        "partitions back and the other workers go on undisturbed. None: a restart moves "
+        "partitions twice. Two running workers must never share a name.",
+    )
     sink_batch_size: int = Field(20_000, ge=1, description="Rows per warehouse insert at most.")
     sink_flush_seconds: float = Field(1.0, gt=0, description="Longest wait before an insert.")
     sink_retry_initial_seconds: float = Field(0.2, gt=0, description="First retry backoff.")

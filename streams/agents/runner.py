@@ -33,7 +33,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.agents.redelivery import gather_again, intent_metadata, intent_to_regather
 from streams.kafka_admin import LIBRDKAFKA_LOGGER
-from streams.metrics import GAUGES, Metric
+from streams.metrics import COUNTERS, GAUGES, Metric
 from streams.settings import Settings
 from streams.warehouse.landing import Stopped
 
@@ -48,6 +48,19 @@ LAG_TIMEOUT_SECONDS = 1.0
 # Gathering a batch again after a restart gives up after this long (its records are normally
 # all there at once).
 REGATHER_SECONDS = 30.0
+
+
+class ConsumerFailed(RuntimeError):
+    """A stage's consumer failed for good (e.g. fenced by another worker of the same name)."""
+
+    def __init__(self, stage: str, error: KafkaError) -> None:
+        hint = ""
+        if "group.instance.id" in error.str():  # librdkafka names no code for it (_FATAL)
+            hint = (
+                ": another worker joined under the same STREAMS_WORKER_INSTANCE_ID; "
+                "every running worker needs a name of its own"
+            )
+        super().__init__(f"stage {stage}: its consumer failed for good ({error.str()}){hint}")
 
 
 class Stage(Protocol):
@@ -123,10 +136,16 @@ class StageRunner(threading.Thread):
                 # stage's batch wait (its default of 500 ms would sit on the path to alerts).
                 "fetch.wait.max.ms": max(10, int(self.stage.batch_wait * 1000)),
                 # A crashed worker's partitions move to the others after this long.
-                "session.timeout.ms": 10_000,
+                "session.timeout.ms": int(self.settings.stage_session_timeout_seconds * 1000),
                 # Stateful stages hold stream time to inputs that still have records to deliver.
                 "enable.partition.eof": isinstance(self.stage, StatefulStage),
                 "logger": LIBRDKAFKA_LOGGER,
+                # Static membership: a restart under the same name is no rebalance.
+                **(
+                    {"group.instance.id": self.settings.worker_instance_id}
+                    if self.settings.worker_instance_id
+                    else {}
+                ),
             }
         )
 
@@ -157,6 +176,7 @@ class StageRunner(threading.Thread):
                 close()
 
     def _assigned(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        COUNTERS.add(Metric.STAGE_ASSIGNMENTS, self.stage.name)
         if self.regathers:  # looked at outside the callback, before the next batch
             self.newly_assigned += [(tp.topic, tp.partition) for tp in partitions]
         if isinstance(self.stage, StatefulStage):
@@ -188,6 +208,8 @@ class StageRunner(threading.Thread):
                 good.append(message)
             elif error.code() == KafkaError._PARTITION_EOF:
                 ends.append((message.topic() or "", message.partition() or 0))
+            elif error.fatal() or error.code() == KafkaError._FATAL:  # it will never read again
+                raise ConsumerFailed(self.stage.name, error)
             else:
                 log.warning("stage %s: consumer error %s", self.stage.name, error)
         if good:
