@@ -178,13 +178,33 @@ def _serve_until_interrupted(run: Any, settings: Settings, keys: dict[str, str])
         "press Ctrl-C to stop (the data stays in the warehouse)",
         flush=True,
     )
+    wait_for_stop(run.backbone.check_alive)
+
+
+# Ctrl-C in a terminal reaches the backbone's processes too, and one of them may be seen gone
+# before the signal is seen here: give the signal this long before calling it a crash.
+SIGNAL_GRACE_SECONDS = 2.0
+
+
+def wait_for_stop(check_alive: Any, every: float = 1.0) -> None:
+    """Until SIGINT or SIGTERM, call ``check_alive`` (which raises if a process of the backbone
+    has ended) every ``every`` seconds; a process that ended with the signal is no error."""
+    from loadtest.backbone import BackboneError
+
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    handlers = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
-        while not stop.wait(1.0):
-            run.backbone.check_alive()
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(every):
+            try:
+                check_alive()
+            except BackboneError:
+                if not stop.wait(SIGNAL_GRACE_SECONDS):
+                    raise
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def _demo_keys(settings: Settings) -> dict[str, str]:
