@@ -85,7 +85,7 @@ class Settings(BaseSettings):
         description="A stable name for this worker, e.g. its pod name (static group "
         "membership): restarted under the same name within the session timeout, it gets its "
         "partitions back and the other workers go on undisturbed. None or empty: a restart "
-        "moves partitions twice. Two running workers must never share a name.",
+        "rebalances the group. Two running workers must never share a name.",
     )
     sink_batch_size: int = Field(20_000, ge=1, description="Rows per warehouse insert at most.")
     sink_flush_seconds: float = Field(1.0, gt=0, description="Longest wait before an insert.")
