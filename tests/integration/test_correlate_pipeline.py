@@ -88,19 +88,21 @@ def _read_unique(settings: Settings, expected: int) -> list[Any]:
     return found
 
 
-def _publish_watchlist(settings: Settings, t0: datetime) -> None:
+def _prepared(settings: Settings) -> tuple[Scenario, set[str], set[str], set[str]]:
+    """Topics made and the watchlist published; the scenario, with the unique event, alert and
+    correlation ids the offline run expects of it."""
+    ensure_topics(settings)
+    t0 = _t0()
+    scenario = build(t0)
+    unique_ids, alert_ids, correlation_ids = _expected(_offline(settings, scenario, t0), scenario)
     publish_entries(settings, watchlist_entries(t0))
+    return scenario, unique_ids, alert_ids, correlation_ids
 
 
 def test_worker_gives_exactly_the_offline_unique_events_and_alerts(
     settings: Settings, tmp_path: Path
 ) -> None:
-    ensure_topics(settings)
-    t0 = _t0()
-    scenario = build(t0)
-    offline = _offline(settings, scenario, t0)
-    unique_ids, alert_ids, correlation_ids = _expected(offline, scenario)
-    _publish_watchlist(settings, t0)
+    scenario, unique_ids, alert_ids, correlation_ids = _prepared(settings)
     _produce(settings, scenario.events)
 
     worker = WorkerProcess(settings, tmp_path / "worker.log").start()
@@ -141,12 +143,7 @@ def test_worker_gives_exactly_the_offline_unique_events_and_alerts(
 
 
 def test_a_killed_worker_resumes_from_its_change_log(settings: Settings, tmp_path: Path) -> None:
-    ensure_topics(settings)
-    t0 = _t0()
-    scenario = build(t0)
-    offline = _offline(settings, scenario, t0)
-    _unique_ids, alert_ids, _ = _expected(offline, scenario)
-    _publish_watchlist(settings, t0)
+    scenario, _unique_ids, alert_ids, _ = _prepared(settings)
 
     # Cut inside the convoy: its first device's co-pass and some open passes are state only.
     cut = next(
@@ -195,12 +192,7 @@ def test_a_worker_joining_mid_stream_changes_no_result_and_the_first_keeps_its_s
             "warehouse_url": f"chdb://{tmp_path / 'warehouse-2'}",
         }
     )
-    ensure_topics(settings)
-    t0 = _t0()
-    scenario = build(t0)
-    offline = _offline(settings, scenario, t0)
-    unique_ids, alert_ids, _ = _expected(offline, scenario)
-    _publish_watchlist(settings, t0)
+    scenario, unique_ids, alert_ids, _ = _prepared(settings)
     cut = len(scenario.events) // 2
     _produce(settings, scenario.events[:cut])
 
