@@ -31,7 +31,13 @@ from typing import Any, Protocol, runtime_checkable
 import mode
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from streams.agents.redelivery import gather_again, intent_metadata, intent_to_regather
+from streams.agents.redelivery import (
+    Intent,
+    gather_again,
+    intent_metadata,
+    intent_to_regather,
+    read_ranges,
+)
 from streams.kafka_admin import LIBRDKAFKA_LOGGER
 from streams.metrics import COUNTERS, GAUGES, Metric
 from streams.settings import Settings
@@ -120,6 +126,10 @@ class StageRunner(threading.Thread):
         self.first: dict[tuple[str, int], int] = {}
         self.regathers: bool = getattr(stage, "regathers_batches", False)
         self.newly_assigned: list[tuple[str, int]] = []  # to look for a batch to gather again
+        # A batch gathered again with records of partitions another worker owns now: those
+        # partitions (never committed here) and the whole batch's ranges (stated again).
+        self.apart: set[tuple[str, int]] = set()
+        self.stated: Intent | None = None
         self.checkpointed = time.monotonic()
         self.looped = time.monotonic()  # the last time the loop came round (liveness)
         self.lag_measured = 0.0
@@ -128,7 +138,7 @@ class StageRunner(threading.Thread):
         return Consumer(
             {
                 "bootstrap.servers": self.settings.kafka_bootstrap_servers,
-                "group.id": f"{self.settings.app_id}.{self.stage.name}",
+                "group.id": self._group(),
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
                 "max.poll.interval.ms": int(MAX_POLL_INTERVAL_SECONDS * 1000),
@@ -148,6 +158,9 @@ class StageRunner(threading.Thread):
                 ),
             }
         )
+
+    def _group(self) -> str:
+        return f"{self.settings.app_id}.{self.stage.name}"
 
     def run(self) -> None:
         consumer = self._consumer()
@@ -189,13 +202,13 @@ class StageRunner(threading.Thread):
         try:
             self._checkpoint(consumer)
         except Stopped:  # stopping during an outage: nothing committed, all redelivered
-            self.pending.clear()
-            self.first.clear()
+            self._forget()
         if isinstance(self.stage, StatefulStage):
             self.stage.revoke(sorted({tp.partition for tp in partitions}))
 
     def _one_batch(self, consumer: Consumer) -> None:
         messages = consumer.consume(self.stage.batch_size, timeout=self.stage.batch_wait)
+        regathered = None
         if self.newly_assigned:  # assigned during that call, which may have read on already
             regathered = self._regathered(consumer, messages)
             if regathered is not None:
@@ -227,16 +240,20 @@ class StageRunner(threading.Thread):
                     first.setdefault(
                         (message.topic() or "", message.partition() or 0), message.offset() or 0
                     )
+                for key in self.apart:  # another worker's partitions: never committed here
+                    pending.pop(key, None)
+                    first.pop(key, None)
         if isinstance(self.stage, StatefulStage):
             # A partition's end comes after the messages read before it.
             for topic, partition in ends:
                 self.stage.at_end(topic, partition)
             if not good:
                 self.stage.idle()
-        if time.monotonic() - self.checkpointed >= self.stage.checkpoint_seconds and (
-            self.pending or isinstance(self.stage, StatefulStage)
+        if regathered or (
+            time.monotonic() - self.checkpointed >= self.stage.checkpoint_seconds
+            and (self.pending or isinstance(self.stage, StatefulStage))
         ):
-            self._checkpoint(consumer)
+            self._checkpoint(consumer)  # a batch gathered again is durable on its own
 
     def _checkpoint(self, consumer: Consumer) -> None:
         """Outputs (and state) durable, then the offsets of everything processed committed."""
@@ -247,8 +264,7 @@ class StageRunner(threading.Thread):
         if not self.pending:
             return
         offsets = [TopicPartition(t, p, o + 1) for (t, p), o in sorted(self.pending.items())]
-        self.pending.clear()
-        self.first.clear()
+        self._forget()
         try:
             consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
@@ -259,16 +275,26 @@ class StageRunner(threading.Thread):
         self.batches += 1
         self.stage.after_commit()
 
+    def _forget(self) -> None:
+        """The processed positions are committed, or left to be redelivered."""
+        self.pending.clear()
+        self.first.clear()
+        self.apart.clear()
+        self.stated = None
+
     def _state_intent(self, consumer: Consumer) -> None:
         """Commit the batch's first offsets (already committed: nothing moves) with its ranges
-        as metadata, so a restart before its own commit can gather the same batch again."""
-        intent = {key: (self.first[key], last) for key, last in self.pending.items()}
+        as metadata, so a restart before its own commit can gather the same batch again. A batch
+        gathered again states its whole ranges, also those of partitions read apart, but only
+        on the partitions of this consumer."""
+        intent = self.stated or {key: (self.first[key], last) for key, last in self.pending.items()}
         metadata = intent_metadata(intent)
         if metadata is None:
             return
         offsets = [
             TopicPartition(t, p, first, metadata=metadata)
             for (t, p), (first, _last) in sorted(intent.items())
+            if (t, p) in self.pending
         ]
         try:
             consumer.commit(offsets=offsets, asynchronous=False)
@@ -277,8 +303,8 @@ class StageRunner(threading.Thread):
 
     def _regathered(self, consumer: Consumer, read: list[Any]) -> list[Any] | None:
         """The batch a predecessor was making durable when it stopped, gathered again exactly
-        (from ``read``, just consumed, and what follows), if the newly assigned partitions'
-        commits state one; else None."""
+        (from ``read``, just consumed, and what follows, and its other partitions' ranges read
+        apart), if the newly assigned partitions' commits state one; else None."""
         assigned, self.newly_assigned = self.newly_assigned, []
         try:
             committed = consumer.committed([TopicPartition(t, p) for t, p in assigned], timeout=10)
@@ -295,9 +321,32 @@ class StageRunner(threading.Thread):
             self.looped = time.monotonic()
             return consumer.consume(self.stage.batch_size, timeout=self.stage.batch_wait)
 
-        return gather_again(
-            intent, read, consume, consumer.seek, self.stopping, REGATHER_SECONDS, self.stage.name
+        mine = set(assigned)
+        here = {p: r for p, r in intent.items() if p in mine}
+        apart = {p: r for p, r in intent.items() if p not in mine}
+
+        def read_apart(ranges: Intent) -> list[Any] | None:
+            config = {
+                "bootstrap.servers": self.settings.kafka_bootstrap_servers,
+                "group.id": f"{self._group()}.apart",  # never joined, never committed
+                "logger": LIBRDKAFKA_LOGGER,
+            }
+            return read_ranges(config, ranges, self.stopping, REGATHER_SECONDS)
+
+        gathered = gather_again(
+            here,
+            read,
+            consume,
+            consumer.seek,
+            self.stopping,
+            REGATHER_SECONDS,
+            self.stage.name,
+            apart,
+            read_apart,
         )
+        self.apart = set(apart)
+        self.stated = intent if gathered.whole else None
+        return gathered.messages
 
     def _measure_lag(self, consumer: Consumer) -> None:
         """The consumer-lag gauge of each input topic. A topic with a partition not fetched yet

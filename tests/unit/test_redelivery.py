@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from streams.agents.redelivery import (
     MAX_METADATA_BYTES,
+    Gathered,
     Regather,
     gather_again,
     intent_metadata,
@@ -87,8 +88,10 @@ def test_the_batch_to_gather_again_after_an_assignment() -> None:
     assert intent_to_regather(committed(starts, metadata), assigned) == INTENT
     # Nothing stated: a clean commit after the batch.
     assert intent_to_regather(committed(starts, None), assigned) is None
-    # Not every partition of the batch assigned here (a rebalance split them).
-    assert intent_to_regather(committed(starts, metadata), list(INTENT)[:2]) is None
+    # Not every partition of the batch assigned here (a rebalance split them): the others'
+    # ranges are read apart, wherever those partitions stand now.
+    split = list(INTENT)[:2]
+    assert intent_to_regather(committed({p: starts[p] for p in split}, metadata), split) == INTENT
     # A partition moved on since (committed past the batch's start): not the next batch.
     moved = {**starts, ("unique.plate", 0): 15}
     assert intent_to_regather(committed(moved, metadata), assigned) is None
@@ -176,26 +179,95 @@ ONE = {("t", 0): (5, 7)}
 
 def test_gathering_again_reads_on_until_the_batch_is_whole() -> None:
     reads = Reads([[Record(("t", 0, 6))], [Record(("t", 0, 7)), Record(("t", 0, 8))]])
-    kept = gather_again(
+    gathered = gather_again(
         ONE, [Record(("t", 0, 5))], reads.consume, reads.seek, threading.Event(), 5, "s"
     )
-    assert [r.at[2] for r in kept] == [5, 6, 7]
+    assert [r.at[2] for r in gathered.messages] == [5, 6, 7]
+    assert gathered.whole
     assert reads.sought == {("t", 0): 8}
     assert reads.chunks == []
 
 
 def test_gathering_again_gives_up_after_its_patience() -> None:
     reads = Reads([])
-    kept = gather_again(
+    gathered = gather_again(
         ONE, [Record(("t", 0, 5))], reads.consume, reads.seek, threading.Event(), 0.05, "s"
     )
-    assert [r.at[2] for r in kept] == [5]  # goes on as a batch of its own
+    assert [r.at[2] for r in gathered.messages] == [5]  # goes on as a batch of its own
+    assert not gathered.whole
     assert reads.sought == {}
 
 
 def test_a_stop_while_gathering_leaves_the_whole_batch_to_the_next_start() -> None:
     stopping = threading.Event()
     reads = Reads([[Record(("t", 0, 6)), Record(("u", 1, 3))]], stopping)
-    kept = gather_again(ONE, [Record(("t", 0, 5))], reads.consume, reads.seek, stopping, 5, "s")
-    assert kept == []
+    gathered = gather_again(ONE, [Record(("t", 0, 5))], reads.consume, reads.seek, stopping, 5, "s")
+    assert gathered.messages == []
+    assert not gathered.whole
     assert reads.sought == {("t", 0): 5, ("u", 1): 3}
+
+
+APART = {("t", 1): (2, 3), ("u", 0): (0, 0)}
+Ranges = dict[tuple[str, int], tuple[int, int]]
+
+
+class Apart:
+    """Reads the ranges of partitions assigned elsewhere (all of them, or none: ``None``)."""
+
+    def __init__(self, readable: bool = True) -> None:
+        self.readable = readable
+        self.asked: list[Ranges] = []
+
+    def __call__(self, ranges: Ranges) -> list[Record] | None:
+        self.asked.append(ranges)
+        if not self.readable:
+            return None
+        return [
+            Record((*p, o)) for p, (first, last) in ranges.items() for o in range(first, last + 1)
+        ]
+
+
+def _gather_here_and_apart(chunks: list[list[Record]], apart: Apart) -> Gathered:
+    reads = Reads(chunks)
+    return gather_again(
+        ONE,
+        [Record(("t", 0, 5))],
+        reads.consume,
+        reads.seek,
+        threading.Event(),
+        0.2,
+        "s",
+        APART,
+        apart,
+    )
+
+
+def test_the_ranges_of_partitions_assigned_elsewhere_are_read_apart() -> None:
+    apart = Apart()
+    gathered = _gather_here_and_apart([[Record(("t", 0, 6)), Record(("t", 0, 7))]], apart)
+    assert apart.asked == [APART]
+    assert sorted(r.at for r in gathered.messages) == [
+        ("t", 0, 5),
+        ("t", 0, 6),
+        ("t", 0, 7),
+        ("t", 1, 2),
+        ("t", 1, 3),
+        ("u", 0, 0),
+    ]
+    assert gathered.whole
+
+
+def test_ranges_that_cannot_be_read_apart_leave_the_batch_here_to_go_on_alone() -> None:
+    gathered = _gather_here_and_apart(
+        [[Record(("t", 0, 6)), Record(("t", 0, 7))]], Apart(readable=False)
+    )
+    assert [r.at for r in gathered.messages] == [("t", 0, 5), ("t", 0, 6), ("t", 0, 7)]
+    assert not gathered.whole
+
+
+def test_nothing_is_read_apart_while_the_batch_here_is_incomplete() -> None:
+    apart = Apart()
+    gathered = _gather_here_and_apart([], apart)
+    assert apart.asked == []
+    assert [r.at for r in gathered.messages] == [("t", 0, 5)]
+    assert not gathered.whole
