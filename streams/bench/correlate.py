@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from streams.bench.normalize import isolated_settings, process_cpu_seconds
+from streams.bench.isolation import isolated_run
+from streams.bench.normalize import process_cpu_seconds
 from streams.canonical import (
     Alarm,
     AlarmState,
@@ -243,10 +244,16 @@ def bench_worker(
     settings: Settings, events: list[CanonicalEvent], watchlist: list[WatchlistEntry]
 ) -> dict[str, Any]:
     """Produce the events up front, then time a fresh worker consuming them."""
+    with isolated_run(settings) as (isolated, state):
+        return _time_worker(isolated, state, events, watchlist)
+
+
+def _time_worker(
+    settings: Settings, state: Path, events: list[CanonicalEvent], watchlist: list[WatchlistEntry]
+) -> dict[str, Any]:
     from streams.kafka_admin import ensure_topics
     from streams.watchlist_topic import publish_entries
 
-    settings, state = isolated_settings(settings)
     ensure_topics(settings)
     publish_entries(settings, watchlist)
     _produce(settings, events)
@@ -287,6 +294,18 @@ def bench_latency(
     settings: Settings, city: City, rate: float, seconds: float, watchlist: list[WatchlistEntry]
 ) -> dict[str, Any]:
     """Captures at ``rate``/s for ``seconds`` against a running worker; watchlist alert latency."""
+    with isolated_run(settings) as (isolated, state):
+        return _alert_latency(isolated, state, city, rate, seconds, watchlist)
+
+
+def _alert_latency(
+    settings: Settings,
+    state: Path,
+    city: City,
+    rate: float,
+    seconds: float,
+    watchlist: list[WatchlistEntry],
+) -> dict[str, Any]:
     from confluent_kafka import Consumer
 
     from streams.codecs.avro import decode, encode
@@ -296,7 +315,6 @@ def bench_latency(
     from streams.topics import ALARMS, ALERTS, FACE_CAPTURES, PLATE_CAPTURES
     from streams.watchlist_topic import publish_entries
 
-    settings, state = isolated_settings(settings)
     ensure_topics(settings)
     publish_entries(settings, watchlist)
     worker = _start_worker(settings, state)

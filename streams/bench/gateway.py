@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from streams.bench.isolation import isolated_run
 from streams.localkafka import free_port
 from streams.settings import Settings
 
@@ -90,11 +90,14 @@ def city_captures(out: Path, cameras: int) -> Path:
 
 
 def run_gateway_bench(settings: Settings, payloads: int, cameras: int) -> GatewayRun:
-    from streams.bench.normalize import isolated_settings
+    with isolated_run(settings) as (isolated, state):
+        return _time_gateway(isolated, state, payloads, cameras)
+
+
+def _time_gateway(settings: Settings, state: Path, payloads: int, cameras: int) -> GatewayRun:
     from streams.kafka_admin import ensure_topics
     from streams.replay import Pacing, read_captures, replay_to_gateway
 
-    settings, state = isolated_settings(settings)
     ensure_topics(settings)
     print(f"generating a city of {cameras} cameras ...", flush=True)
     captures = list(islice(read_captures(city_captures(state / "city", cameras)), payloads))
@@ -120,7 +123,6 @@ def run_gateway_bench(settings: Settings, payloads: int, cameras: int) -> Gatewa
         gateway.terminate()
         gateway.wait(30)
         log.close()
-        shutil.rmtree(state, ignore_errors=True)
     return GatewayRun(
         payloads=result.sent,
         bytes_in=sum(len(c.body) for c in captures),

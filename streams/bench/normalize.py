@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from streams.bench.isolation import isolated_run
 from streams.settings import Settings
 from streams.topics import SOURCES
 from streams.vendors import normalize
@@ -93,22 +92,6 @@ def bench_adapters(payloads: dict[str, list[Payload]], seconds: float = 2.0) -> 
     return results
 
 
-def isolated_settings(settings: Settings) -> tuple[Settings, Path]:
-    """Settings for one benchmark run: its own topics, consumer groups and warehouse."""
-    run = uuid.uuid4().hex[:8]
-    state = Path(tempfile.mkdtemp(prefix="streams-bench-"))
-    isolated = settings.model_copy(
-        update={
-            "topic_prefix": f"bench{run}.",
-            "app_id": f"bench-{run}",
-            "data_dir": state / "faust",
-            "warehouse_url": f"chdb://{state / 'warehouse'}",
-            "archive_raw": False,
-        }
-    )
-    return isolated, state
-
-
 def process_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -119,12 +102,18 @@ def bench_agent(
 ) -> dict[str, Any]:
     """Produce ``count`` raw payloads (all sources, round robin), then time a fresh worker
     normalizing them: wall time from its first to its last output, and its CPU time."""
+    with isolated_run(settings) as (isolated, state):
+        return _time_worker(isolated, state, payloads, count)
+
+
+def _time_worker(
+    settings: Settings, state: Path, payloads: dict[str, list[Payload]], count: int
+) -> dict[str, Any]:
     from confluent_kafka import Producer
 
     from streams.kafka_admin import LIBRDKAFKA_LOGGER, ensure_topics
     from streams.topics import raw_topic_name
 
-    settings, state = isolated_settings(settings)
     ensure_topics(settings)
     mix = [p for items in payloads.values() for p in items]
     producer = Producer(

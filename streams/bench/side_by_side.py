@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.bench.normalize import isolated_settings
+from streams.bench.isolation import isolated_run
 from streams.bench.side_by_side_data import Dataset, make_dataset, produce
 from streams.bench.side_by_side_runs import LABELS, ROOT, Limit, Ours, Peer, Result, Run, measure
 from streams.errors import UserError
@@ -113,12 +112,8 @@ def compare(
     say: Callable[[str], None] = print,
 ) -> Comparison:
     """Produce ``count`` payloads once, then run each implementation over them in turn."""
-    base, state = isolated_settings(settings)
-    try:
+    with isolated_run(settings) as (base, state):
         return _compare(base, state, count, only, peer_python, broker_pid, say)
-    finally:
-        _delete_topics(base)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def _compare(
@@ -182,26 +177,6 @@ def _dataset_summary(dataset: Dataset) -> dict[str, Any]:
             sum(len(m.value) for m in dataset.messages) / len(dataset.messages)
         ),
     }
-
-
-def _delete_topics(settings: Settings) -> None:
-    """Every topic of the run: ours, the limit's, the peer's and Quix's internal ones (which
-    carry the run's consumer group in their names)."""
-    from streams.kafka_admin import admin_client
-
-    run = settings.app_id
-    try:
-        admin = admin_client(settings)
-        names = [
-            t
-            for t in admin.list_topics(timeout=10).topics
-            if t.startswith(settings.topic_prefix) or run in t
-        ]
-        if names:
-            for future in admin.delete_topics(names, operation_timeout=30).values():
-                future.result()
-    except Exception as exc:  # clean-up only: the numbers stand
-        print(f"note: could not delete the benchmark's topics: {exc}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------------

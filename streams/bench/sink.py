@@ -19,7 +19,6 @@ import argparse
 import gc
 import json
 import random
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from streams.bench.correlate import make_city
-from streams.bench.normalize import isolated_settings
+from streams.bench.isolation import isolated_run
 from streams.canonical import ImageKind, ImageRef, PlateCapture, TimeProvenance
 from streams.codecs import avro
 from streams.metrics import COUNTERS, Metric
@@ -94,21 +93,18 @@ def _worker_gc() -> None:
 
 @contextmanager
 def scratch_warehouse(settings: Settings) -> Iterator[tuple[Settings, Warehouse]]:
-    """Settings isolated for one run (``isolated_settings``) and their migrated warehouse,
+    """Settings isolated for one run (``isolated_run``) and their migrated warehouse,
     removed afterwards."""
     from streams.warehouse import open_warehouse
     from streams.warehouse.migrations import migrate
 
-    settings, state = isolated_settings(settings)
-    try:
+    with isolated_run(settings) as (settings, _state):
         warehouse = open_warehouse(settings)
         try:
             migrate(warehouse)
             yield settings, warehouse
         finally:
             warehouse.close()
-    finally:
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def _landed(warehouse: Warehouse) -> int:
