@@ -52,7 +52,9 @@ class WatchlistFollower:
         applied = 0
         deadline = datetime.now(UTC).timestamp() + timeout
         while self.at_end != self.partitions:
-            applied += self.poll(1.0)
+            # A short wait: each call returns what has arrived (a long one would be waited
+            # out in full at the end of the topic, which is every start).
+            applied += self.poll(0.1)
             if datetime.now(UTC).timestamp() > deadline:
                 raise TimeoutError(f"reading {self.topic} took over {timeout:g}s")
         return applied

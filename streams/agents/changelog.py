@@ -5,10 +5,11 @@ partition *p* of every input topic holds the same keys). After each batch, once 
 outputs are acknowledged, every key the rules changed is written to partition *p* of the
 stage's change log (value: the pickled entry; a deleted key: a tombstone) and acknowledged;
 only then are the input offsets committed. When a partition is assigned (start, restart,
-rebalance), its rules are rebuilt by reading that change-log partition from the beginning,
-unless this worker held the partition just before and nobody has written to its change log
-since: a rebalance that gives partitions back to their owner (every member's partitions are
-revoked and assigned again) then costs no re-reading.
+rebalance), its rules are rebuilt by reading that change-log partition from the beginning (the
+partitions of one assignment together; only each key's last record is decoded), unless this
+worker held the partition just before and nobody has written to its change log since: a
+rebalance that gives partitions back to their owner (every member's partitions are revoked
+and assigned again) then costs no re-reading.
 
 So the state always covers at least what the committed offsets say was processed: a batch
 redelivered after a crash is offered again to state that may already contain it, which the
@@ -77,47 +78,80 @@ class Changelog:
             COUNTERS.add(Metric.STATE_CHANGES, self.topic, written)
         return written
 
-    def restore(self, partition: int, rules: Iterable[Stateful]) -> int:
-        """Rebuild the rules' tables from the change log's partition; return records read."""
-        tables = _tables(rules)
-        consumer = self._consumer()
-        read = 0
+    def restore(self, parts: Mapping[int, Iterable[Stateful]]) -> dict[int, int]:
+        """Rebuild the (empty) tables of each partition's rules from its change-log partition,
+        reading them all at once; return the records read per partition.
+
+        Only each key's last record counts, so the records are first compacted here, as the
+        broker's compaction would, and only the values that survive are unpickled, in the
+        order of their last writes: what the change log would hold once compacted."""
+        tables = {partition: _tables(rules) for partition, rules in parts.items()}
+        read = dict.fromkeys(tables, 0)
+        if not tables:
+            return read
         started = time.monotonic()
-        try:
-            low, high = self._watermarks(consumer, partition)
-            if high <= low:
-                return 0
-            consumer.assign([TopicPartition(self.topic, partition, OFFSET_BEGINNING)])
-            done = False
-            while not done:
-                for message in consumer.consume(10_000, timeout=1.0):
-                    error = message.error()
-                    if error is not None:
-                        # The end of the partition (its last records may be compacted away).
-                        done = done or error.code() == KafkaError._PARTITION_EOF
-                        continue
-                    name, _, key = (message.key() or b"").decode().partition(SEPARATOR)
-                    table = tables.get(name)
-                    if table is not None:  # a table a newer or older version kept: ignore
-                        value = message.value()
-                        # Our own change log (see the module docstring): trusted.
-                        state = None if value is None else pickle.loads(value)  # noqa: S301
-                        table.restore(key, state)
-                    read += 1
-                    done = done or (message.offset() or 0) >= high - 1
-                if time.monotonic() - started > 600:
-                    raise TimeoutError(f"restoring {self.topic}[{partition}] took over 10 min")
-        finally:
-            consumer.close()
-        COUNTERS.add(Metric.STATE_RESTORED, self.topic, read)
+        latest = self._latest(sorted(tables), read)
+        applied = 0
+        for partition, records in latest.items():
+            for raw_key, value in records.items():
+                if value is None:
+                    continue  # deleted: an empty table has nothing to drop
+                name, _, key = raw_key.decode().partition(SEPARATOR)
+                table = tables[partition].get(name)
+                if table is not None:  # a table a newer or older version kept: ignore
+                    # Our own change log (see the module docstring): trusted.
+                    table.restore(key, pickle.loads(value))  # noqa: S301
+                    applied += 1
+        COUNTERS.add(Metric.STATE_RESTORED, self.topic, sum(read.values()))
         log.info(
-            "restored %s[%d]: %d records in %.1fs",
+            "restored %s%s: %d records read, %d entries in %.1fs",
             self.topic,
-            partition,
-            read,
+            sorted(read),
+            sum(read.values()),
+            applied,
             time.monotonic() - started,
         )
         return read
+
+    def _latest(
+        self, partitions: list[int], read: dict[int, int]
+    ) -> dict[int, dict[bytes, bytes | None]]:
+        """Each partition's last value per key (None: deleted), in the order of the last
+        writes, counting the records read into ``read``."""
+        latest: dict[int, dict[bytes, bytes | None]] = {p: {} for p in partitions}
+        consumer = self._consumer()
+        started = time.monotonic()
+        try:
+            # Read up to each partition's end as it is now (its last records may be compacted
+            # away: its end-of-partition event then says it is done).
+            left = {}
+            for partition in partitions:
+                low, high = self._watermarks(consumer, partition)
+                if high > low:
+                    left[partition] = high
+            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(left)])
+            while left:
+                # A short wait: the call returns what has arrived instead of waiting to fill
+                # the batch (a partition's tail would otherwise cost a whole timeout).
+                for message in consumer.consume(10_000, timeout=0.1):
+                    partition = message.partition() or 0
+                    error = message.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            left.pop(partition, None)
+                        continue
+                    records = latest[partition]
+                    key = message.key() or b""
+                    records.pop(key, None)  # a rewrite moves the key to its new place
+                    records[key] = message.value()
+                    read[partition] += 1
+                    if (message.offset() or 0) >= left.get(partition, 0) - 1:
+                        left.pop(partition, None)
+                if time.monotonic() - started > 600:
+                    raise TimeoutError(f"restoring {self.topic} {sorted(left)} took over 10 min")
+        finally:
+            consumer.close()
+        return latest
 
     def ends(self, partitions: Iterable[int]) -> dict[int, int]:
         """The end offset of each of these change-log partitions (what the next write gets)."""
@@ -189,6 +223,7 @@ class PartitionedRules(Generic[P]):
         wanted = sorted(set(partitions) - self.parts.keys())
         kept, self.kept = self.kept, {}
         ends = self._ends([p for p in wanted if p in kept])
+        rebuild = []
         for partition in wanted:
             held = kept.get(partition)
             if held is not None and ends.get(partition) == held[1]:
@@ -196,7 +231,8 @@ class PartitionedRules(Generic[P]):
                 COUNTERS.add(Metric.STATE_KEPT, self.changelog.topic)
                 log.info("kept %s[%d]: nobody wrote to it since", self.changelog.topic, partition)
             else:
-                self._restore(partition)
+                rebuild.append(partition)
+        self._restore(rebuild)
 
     def revoke(self, partitions: Iterable[int], *, written: bool = False) -> None:
         """Drop these partitions' sets; keep them aside if ``written`` (every change of every
@@ -210,14 +246,15 @@ class PartitionedRules(Generic[P]):
     def get(self, partition: int) -> P:
         part = self.parts.get(partition)
         if part is None:  # assignment callbacks come first; this is a safety net
-            part = self._restore(partition)
+            self._restore([partition])
+            part = self.parts[partition]
         return part
 
-    def _restore(self, partition: int) -> P:
-        part = self.make()
-        self.changelog.restore(partition, self.rules_of(part))
-        self.parts[partition] = part
-        return part
+    def _restore(self, partitions: list[int]) -> None:
+        """New sets for these partitions, rebuilt from the change log together."""
+        made = {partition: self.make() for partition in partitions}
+        self.changelog.restore({p: self.rules_of(part) for p, part in made.items()})
+        self.parts.update(made)
 
     def _ends(self, partitions: list[int]) -> dict[int, int]:
         """Change-log ends, or none when the broker cannot say (then sets are rebuilt)."""

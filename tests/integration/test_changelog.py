@@ -55,6 +55,22 @@ def test_a_new_owner_rebuilds_exactly_the_written_state(settings: Settings) -> N
     assert heir.write_changes() == 0
 
 
+def test_partitions_are_read_together_each_into_its_own_tables(settings: Settings) -> None:
+    rules, publisher = _owner(settings)
+    rules.assign([0])
+    for i in range(30):
+        rules.get(0).seen[f"e{i}"] = i
+    rules.write_changes()
+    publisher.flush_sync()
+
+    changelog = Changelog(settings, settings.topic(DEDUP_CHANGELOG.name), Publisher(settings))
+    fresh = {0: Rule(), 1: Rule()}  # nothing was ever written to partition 1
+    read = changelog.restore({p: (rule,) for p, rule in fresh.items()})
+    assert read == {0: 30, 1: 0}
+    assert dict(fresh[0].seen) == {f"e{i}": i for i in range(30)}
+    assert dict(fresh[1].seen) == {}
+
+
 def test_revoked_partitions_are_dropped_and_rebuilt_on_return(settings: Settings) -> None:
     ensure_topics(settings, [DEDUP_CHANGELOG])
     topic = settings.topic(DEDUP_CHANGELOG.name)
