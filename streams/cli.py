@@ -298,6 +298,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
                 pure_events=args.pure_events,
                 rate=args.rate,
                 seconds=args.latency_seconds,
+                restart_after=args.restart_after,
                 as_json=args.json,
             )
         finally:
@@ -604,6 +605,15 @@ def _bench_parsers(sub: Any) -> None:
         "or latency only measures the growing backlog)",
     )
     corr.add_argument("--latency-seconds", type=float, default=20, help="length of the latency run")
+    corr.add_argument(
+        "--restart-after",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="kill the worker this many seconds into the latency run and start it again at once "
+        "under the same STREAMS_WORKER_INSTANCE_ID; report the alerts of the captures sent "
+        "after the kill apart (default 0: no restart)",
+    )
     corr.add_argument("--json", action="store_true", help="also print the numbers as JSON")
     corr.set_defaults(handler=cmd_bench)
 

@@ -221,7 +221,7 @@ def _produce(settings: Settings, events: list[CanonicalEvent]) -> None:
 
 def _start_worker(settings: Settings, state: Path) -> subprocess.Popen[bytes]:
     env = settings.environment(dict(os.environ))
-    with (state / "worker.log").open("wb") as out:
+    with (state / "worker.log").open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "streams", "worker"], env=env, stdout=out, stderr=out
         )
@@ -291,11 +291,22 @@ def _time_worker(
 
 
 def bench_latency(
-    settings: Settings, city: City, rate: float, seconds: float, watchlist: list[WatchlistEntry]
+    settings: Settings,
+    city: City,
+    rate: float,
+    seconds: float,
+    watchlist: list[WatchlistEntry],
+    restart_after: float = 0.0,
 ) -> dict[str, Any]:
-    """Captures at ``rate``/s for ``seconds`` against a running worker; watchlist alert latency."""
+    """Captures at ``rate``/s for ``seconds`` against a running worker; watchlist alert latency.
+    With ``restart_after``, the worker is killed that many seconds into the run and started
+    again at once under the same instance id (as deployed), and the alerts of the captures
+    sent after the kill are measured apart."""
+    if restart_after:
+        # Static membership, as in deploy/k8s: the new process takes the partitions back.
+        settings = settings.model_copy(update={"worker_instance_id": "bench-worker"})
     with isolated_run(settings) as (isolated, state):
-        return _alert_latency(isolated, state, city, rate, seconds, watchlist)
+        return _alert_latency(isolated, state, city, rate, seconds, watchlist, restart_after)
 
 
 def _alert_latency(
@@ -305,6 +316,7 @@ def _alert_latency(
     rate: float,
     seconds: float,
     watchlist: list[WatchlistEntry],
+    restart_after: float,
 ) -> dict[str, Any]:
     from confluent_kafka import Consumer
 
@@ -366,8 +378,11 @@ def _alert_latency(
         reader.start()
         publisher = Publisher(settings, **{"linger.ms": 1})
         begin = datetime.now(UTC) + timedelta(seconds=1)
+        kill_at = begin.timestamp() + restart_after if restart_after else None
         for event in events:
             at = begin + (event.captured_at - zero)
+            if kill_at is not None and at.timestamp() >= kill_at:
+                worker, kill_at = _restart(settings, state, worker), None
             stamped = event.model_copy(
                 update={"captured_at": at, "received_at": at + timedelta(milliseconds=300)}
             )
@@ -384,11 +399,15 @@ def _alert_latency(
         time.sleep(5)  # the last alerts
         stop.set()
         reader.join(10)
+        restored = _counters(settings) if restart_after else None
     finally:
         worker.terminate()
         worker.wait(60)
-    latencies = sorted((arrivals[e] - intended[e]) * 1000 for e in arrivals if e in intended)
-    return {
+    cut = begin.timestamp() + restart_after if restart_after else float("inf")
+    latencies = sorted(
+        (arrivals[e] - intended[e]) * 1000 for e in arrivals if intended.get(e, cut) < cut
+    )
+    report: dict[str, Any] = {
         "offered_rate": rate,
         "seconds": seconds,
         "alerts": len(latencies),
@@ -397,6 +416,44 @@ def _alert_latency(
         "max_ms": round(latencies[-1], 1) if latencies else None,
         # Captures the sender put out more than 10 ms behind schedule (its own lag).
         "late_sends": late_sends,
+    }
+    if restart_after:
+        report["restart"] = {
+            "after_seconds": restart_after,
+            **_after_restart(cut, intended, arrivals, restored or {}),
+        }
+    return report
+
+
+def _restart(
+    settings: Settings, state: Path, worker: subprocess.Popen[bytes]
+) -> subprocess.Popen[bytes]:
+    """Kill the worker (no shutdown: what it had not committed is redelivered) and start it
+    again at once."""
+    worker.kill()
+    worker.wait(60)
+    return _start_worker(settings, state)
+
+
+def _after_restart(
+    kill: float,
+    intended: dict[str, float],
+    arrivals: dict[str, float],
+    counters: dict[str, dict[str, int]],
+) -> dict[str, Any]:
+    """The alerts of the captures sent after the kill: how long until the first came, their
+    latencies, and how much state the new process read back."""
+    after = {e: at for e, at in intended.items() if at >= kill}
+    came = sorted((arrivals[e] - at) * 1000 for e, at in after.items() if e in arrivals)
+    first = min((arrivals[e] for e in after if e in arrivals), default=None)
+    restored = counters.get("streams_state_records_restored_total", {})
+    return {
+        "first_alert_seconds_after_kill": round(first - kill, 2) if first else None,
+        "alerts": len(came),
+        "p50_ms": _percentile(came, 0.50),
+        "p99_ms": _percentile(came, 0.99),
+        "max_ms": round(came[-1], 1) if came else None,
+        "state_records_restored": sum(restored.values()),
     }
 
 
@@ -425,6 +482,7 @@ def run_bench(
     rate: float,
     seconds: float,
     as_json: bool,
+    restart_after: float = 0.0,
 ) -> int:
     """``streams bench correlate``: print the three measurements (and JSON if asked)."""
     import json
@@ -458,14 +516,24 @@ def run_bench(
             f"wall, {numbers['events_per_worker_cpu_second']} per worker CPU-second",
             flush=True,
         )
-        latency = bench_latency(settings, city, rate, seconds, entries)
+        latency = bench_latency(settings, city, rate, seconds, entries, restart_after)
         report["latency"] = latency
+        before = f" before the restart at {restart_after:g} s" if restart_after else ""
         print(
-            f"watchlist alert latency at {rate:g} captures/s offered: p50 {latency['p50_ms']} ms, "
-            f"p99 {latency['p99_ms']} ms, max {latency['max_ms']} ms "
+            f"watchlist alert latency at {rate:g} captures/s offered{before}: "
+            f"p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms, max {latency['max_ms']} ms "
             f"({latency['alerts']} alerts)",
             flush=True,
         )
+        restart = latency.get("restart")
+        if restart:
+            print(
+                f"after the kill: first alert {restart['first_alert_seconds_after_kill']} s later; "
+                f"captures sent after it: p50 {restart['p50_ms']} ms, p99 {restart['p99_ms']} ms, "
+                f"max {restart['max_ms']} ms ({restart['alerts']} alerts); the new process read "
+                f"{restart['state_records_restored']:,} state records back",
+                flush=True,
+            )
     if as_json:
         print(json.dumps(report, indent=2))
     return 0

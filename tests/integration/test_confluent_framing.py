@@ -1,5 +1,6 @@
 """Confluent Schema Registry framing: wire bytes, registration and look-ups against a real
-registry (Karapace on the test broker, see conftest.py), and the framing errors."""
+registry (the one ``STREAMS_TEST_SCHEMA_REGISTRY_URL`` names, see conftest.py), and the framing
+errors."""
 
 from __future__ import annotations
 
