@@ -130,6 +130,12 @@ def _from_avro(data: bytes) -> BaseModel:
 
 
 class _Event(_Record):
+    # The single-object bytes an event was decoded from with the newest schema, kept so that
+    # holding it in state or passing it on does not encode it again. A slot, not a field or a
+    # private attribute: invisible to equality and serialisation, and not carried by copies
+    # (``model_copy(update=...)`` makes another event).
+    __slots__ = ("_wire",)
+
     def __reduce__(self) -> tuple[object, ...]:
         # Events pickle as their Avro single-object bytes: cheaper than field by field (enums
         # and datetimes are slow to pickle) and half the size.
@@ -289,3 +295,21 @@ def construct(model: type[M], values: dict[str, object]) -> M:
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+_wire_slot = _Event.__dict__["_wire"]
+
+
+def wire_bytes(event: BaseModel) -> bytes | None:
+    """The bytes ``event`` was decoded from (see ``_Event._wire``), or None."""
+    try:
+        data: bytes = _wire_slot.__get__(event)
+    except (AttributeError, TypeError):  # not set, or not an event
+        return None
+    return data
+
+
+def keep_wire_bytes(event: BaseModel, data: bytes) -> None:
+    """Remember the newest-schema bytes ``event`` was decoded from."""
+    if isinstance(event, _Event):
+        _wire_slot.__set__(event, data)

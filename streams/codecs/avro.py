@@ -30,6 +30,7 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 from pydantic import BaseModel
 
 from streams.canonical import Alarm, DeadLetter, FaceCapture, PlateCapture
+from streams.canonical.models import keep_wire_bytes, wire_bytes
 from streams.codecs.compiled import (
     AvroDecodeError,
     AvroEncodeError,
@@ -179,6 +180,10 @@ def encode(event: BaseModel, store: SchemaStore | None = None) -> bytes:
 
     Raises AvroEncodeError for values that do not fit the schema.
     """
+    if store is None:
+        data = wire_bytes(event)
+        if data is not None:  # decoded from these bytes with the newest schema: the same
+            return data
     store = store or default_store()
     writer = store._writers.get(type(event)) or store.writer(type(event))
     return writer(event)
@@ -243,4 +248,6 @@ def decode(data: bytes, store: SchemaStore | None = None) -> BaseModel:
         name, datum = decode_dict(data, store)
         return MODELS[name].model_validate(datum)
     event: BaseModel = reader(data, 10)
+    if store is default_store():
+        keep_wire_bytes(event, data)
     return event
