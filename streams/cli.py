@@ -593,9 +593,18 @@ def _bench_parsers(sub: Any) -> None:
         "correlate",
         help="dedup and correlation rules, their stages through Kafka, and alert latency",
     )
-    corr.add_argument("--events", type=int, default=100_000, help="captures through the worker")
     corr.add_argument(
-        "--pure-events", type=int, default=100_000, help="captures for the rules alone"
+        "--events",
+        type=int,
+        default=300_000,
+        help="captures through the worker (the default reaches past the warm-up too)",
+    )
+    corr.add_argument(
+        "--pure-events",
+        type=int,
+        default=300_000,
+        help="captures for the rules alone (the default spans about a minute of event time "
+        "past the warm-up, so the lasting rate is reported too)",
     )
     corr.add_argument(
         "--rate",
