@@ -180,6 +180,21 @@ def watchlist_for(city: City, size: int, created_at: datetime) -> list[Watchlist
 WARM_UP = timedelta(minutes=1)
 
 
+def warm_up_index(events: list[CanonicalEvent]) -> int | None:
+    """How many captures come before ``WARM_UP`` of event time has passed (the captures are in
+    capture order); None when the run ends sooner."""
+    if not events:
+        return None
+    warm_at = events[0].captured_at + WARM_UP
+    return next((i for i, e in enumerate(events) if e.captured_at >= warm_at), None)
+
+
+def _after_warm_up(rate: str | None) -> str:
+    if rate is None:
+        return f" (the run is shorter than {WARM_UP.seconds} s of event time)"
+    return f"; after the first {WARM_UP.seconds} s of event time {rate}"
+
+
 def bench_rules(
     events: list[CanonicalEvent],
     watchlist: Watchlist,
@@ -192,19 +207,19 @@ def bench_rules(
     correlator = Correlator(config or RuleConfig(), watchlist)
     now = datetime.now(UTC)
     outputs = 0
-    warm_at = events[0].captured_at + WARM_UP if events else None
+    warm_index = warm_up_index(events)
     warm: tuple[int, float] | None = None  # (events before, CPU time then)
     started = time.process_time()
     for i in range(0, len(events), batch):
-        if warm is None and warm_at is not None and events[i].captured_at >= warm_at:
+        if warm is None and warm_index is not None and i >= warm_index:
             warm = (i, time.process_time())
         outputs += len(correlator.feed_batch(events[i : i + batch], now))
+    fed = time.process_time()  # the rate that lasts leaves out the final flush of every window
     outputs += len(correlator.finish(now))
-    ended = time.process_time()
-    cpu = ended - started
+    cpu = time.process_time() - started
     steady = None
-    if warm is not None and ended > warm[1]:
-        steady = round((len(events) - warm[0]) / (ended - warm[1]))
+    if warm is not None and fed > warm[1]:
+        steady = round((len(events) - warm[0]) / (fed - warm[1]))
     return {
         "events": len(events),
         "cpu_seconds": round(cpu, 2),
@@ -275,9 +290,7 @@ def _time_worker(
     _produce(settings, events)
     worker = _start_worker(settings, state)
     first = last = cpu_first = 0.0
-    # The captures are produced in capture order: those past the warm-up come after this many.
-    warm_at = events[0].captured_at + WARM_UP
-    warm_index = next((i for i, e in enumerate(events) if e.captured_at >= warm_at), None)
+    warm_index = warm_up_index(events)  # they are produced in capture order
     warm: tuple[int, float, float] | None = None  # (captures seen, time, CPU time)
     done = False
     try:
@@ -477,7 +490,7 @@ def _after_restart(
     first = min((arrivals[e] for e in after if e in arrivals), default=None)
     restored = counters.get("streams_state_records_restored_total", {})
     return {
-        "first_alert_seconds_after_kill": round(first - kill, 2) if first else None,
+        "first_alert_seconds_after_kill": None if first is None else round(first - kill, 2),
         "alerts": len(came),
         "p50_ms": _percentile(came, 0.50),
         "p99_ms": _percentile(came, 0.99),
@@ -532,14 +545,10 @@ def run_bench(
             )
             report[f"rules_{label}"] = numbers
             steady = numbers["after_warm_up_events_per_cpu_second"]
-            after = (
-                f", {steady} events/s after the first {WARM_UP.seconds} s of event time"
-                if steady
-                else f" (the run is shorter than {WARM_UP.seconds} s of event time)"
-            )
             print(
                 f"rules alone, one core, convoy {label.replace('_', ' ')}: "
-                f"{numbers['events_per_cpu_second']} events/s{after}",
+                f"{numbers['events_per_cpu_second']} events/s"
+                + _after_warm_up(None if steady is None else f"{steady} events/s"),
                 flush=True,
             )
     if events:
@@ -547,16 +556,15 @@ def run_bench(
         numbers = bench_worker(settings, stream, entries)
         report["worker"] = numbers
         steady = numbers["after_warm_up"]
-        after = (
-            f"; after the first {WARM_UP.seconds} s of event time "
-            f"{steady['events_per_second']} events/s wall, "
-            f"{steady['events_per_worker_cpu_second']} per worker CPU-second"
-            if steady
-            else f" (the run is shorter than {WARM_UP.seconds} s of event time)"
-        )
         print(
             f"worker through Kafka ({events} captures): {numbers['events_per_second']} events/s "
-            f"wall, {numbers['events_per_worker_cpu_second']} per worker CPU-second{after}",
+            f"wall, {numbers['events_per_worker_cpu_second']} per worker CPU-second"
+            + _after_warm_up(
+                None
+                if steady is None
+                else f"{steady['events_per_second']} events/s wall, "
+                f"{steady['events_per_worker_cpu_second']} per worker CPU-second"
+            ),
             flush=True,
         )
         latency = bench_latency(settings, city, rate, seconds, entries, restart_after)

@@ -240,6 +240,7 @@ def decode(data: bytes, store: SchemaStore | None = None) -> BaseModel:
     Bodies written with the newest schema are decoded by the compiled reader straight into the
     model (built without validation); older versions are resolved by fastavro and validated.
     """
+    own_store = store is not None  # another store's bytes are not what ``encode`` writes
     store = store or default_store()
     if type(data) is not bytes:
         data = bytes(data)
@@ -248,6 +249,6 @@ def decode(data: bytes, store: SchemaStore | None = None) -> BaseModel:
         name, datum = decode_dict(data, store)
         return MODELS[name].model_validate(datum)
     event: BaseModel = reader(data, 10)
-    if store is default_store():
+    if not own_store:
         keep_wire_bytes(event, data)
     return event

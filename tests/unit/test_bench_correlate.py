@@ -1,9 +1,12 @@
-"""The restart part of the alert-latency benchmark: only the captures sent after the kill
-count, and the first alert after it says how long the restart took."""
+"""Parts of the correlation benchmark: the restart part of the alert-latency run (only the
+captures sent after the kill count, and the first alert after it says how long the restart
+took), and where the warm-up ends."""
 
 from __future__ import annotations
 
-from streams.bench.correlate import _after_restart
+from streams.bench.correlate import WARM_UP, _after_restart, warm_up_index
+from streams.canonical import CanonicalEvent
+from tests.unit.correlate_builders import plate_capture
 
 
 def test_only_captures_sent_after_the_kill_are_measured() -> None:
@@ -27,3 +30,11 @@ def test_no_alert_after_the_kill_is_said_as_such() -> None:
     assert restart["alerts"] == 0
     assert restart["p99_ms"] is None
     assert restart["state_records_restored"] == 0
+
+
+def test_the_warm_up_ends_at_the_first_capture_a_minute_after_the_first() -> None:
+    seconds = [0.0, 10.0, 59.9, WARM_UP.total_seconds(), 61.0]
+    events: list[CanonicalEvent] = [plate_capture(f"e{i}", s) for i, s in enumerate(seconds)]
+    assert warm_up_index(events) == 3
+    assert warm_up_index(events[:3]) is None  # the run ends inside the warm-up
+    assert warm_up_index([]) is None
