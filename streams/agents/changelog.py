@@ -69,7 +69,11 @@ class Changelog:
         written = 0
         for name, table in _tables(rules).items():
             for key, value, present in table.take_changes():
-                payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL) if present else None
+                payload = (
+                    pickle.dumps(table.to_log(value), protocol=pickle.HIGHEST_PROTOCOL)
+                    if present
+                    else None
+                )
                 self.publisher.produce_to(
                     self.topic, partition, payload, f"{name}{SEPARATOR}{key}".encode()
                 )
@@ -100,7 +104,7 @@ class Changelog:
                 table = tables[partition].get(name)
                 if table is not None:  # a table a newer or older version kept: ignore
                     # Our own change log (see the module docstring): trusted.
-                    table.restore(key, pickle.loads(value))  # noqa: S301
+                    table.restore(key, table.from_log(pickle.loads(value)))  # noqa: S301
                     applied += 1
         COUNTERS.add(Metric.STATE_RESTORED, self.topic, sum(read.values()))
         log.info(

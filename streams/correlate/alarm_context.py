@@ -43,9 +43,13 @@ from streams.correlate.sightings import (
     LON,
     PLATE,
     TIME,
+    Image,
     Seen,
+    from_log,
+    image_tuples,
     order,
     pack,
+    to_log,
     unpack,
 )
 from streams.correlate.state import Stateful, StateTable
@@ -64,7 +68,9 @@ _DEVICE_KEY: Final = "d"
 # The captures kept of one bucket (compact sightings, in arrival order).
 _Bucket = tuple[Seen, ...]
 # A pending alarm: captured_at, event_id, device_id, lat, lon, alarm_type, images, late.
-_Alarm = tuple[datetime, str, str, float | None, float | None, str, tuple[ImageRef, ...], bool]
+_Alarm = tuple[
+    datetime, str, str, float | None, float | None, str, tuple[Image | ImageRef, ...], bool
+]
 
 
 class AlarmContextRule(Stateful):
@@ -81,7 +87,10 @@ class AlarmContextRule(Stateful):
         self._cell = math.degrees(max(config.alarm_radius_m, 1.0) / EARTH_RADIUS_M)
         self._half = math.degrees(max(config.alarm_radius_m, 0.0) / EARTH_RADIUS_M) * _MARGIN
         self.captures: StateTable[_Bucket] = StateTable(
-            "alarm_context.captures", on_restore=self._restored_bucket
+            "alarm_context.captures",
+            on_restore=self._restored_bucket,
+            to_log=to_log,
+            from_log=from_log,
         )
         self.pending: StateTable[_Alarm] = StateTable(
             "alarm_context.pending", on_restore=self._restored_alarm
@@ -107,7 +116,7 @@ class AlarmContextRule(Stateful):
                 None if position is None else position.lat,
                 None if position is None else position.lon,
                 event.alarm_type.value,
-                tuple(event.images),
+                image_tuples(event.images),
                 event.late,
             )
             self.pending[event.event_id] = alarm

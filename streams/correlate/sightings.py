@@ -4,16 +4,29 @@ A rule's state holds many captures, so it keeps each as a plain tuple (:data:`Se
 pickle into the change log, cheap to compare) and turns it back into the :class:`Sighting` of its
 output only when it reports it. :class:`RecentSightings` is the table of recent sightings per key
 (a plate, a device) that the cloned-plate, convoy and person-vehicle rules share.
+
+A table of sightings is written to the change log column by column (:func:`to_log`): capture
+times as POSIX seconds, the rest as it is. Every change rewrites a key's whole list, and
+pickling a datetime or an image model costs several times more than a float or a tuple of
+strings; so images are kept as plain tuples (:data:`Image`) too.
 """
 
 from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, bisect_right
-from datetime import datetime, timedelta
-from typing import Final
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
-from streams.canonical.models import FaceCapture, GeoPoint, ImageRef, PlateCapture, construct
+from streams.canonical.models import (
+    FaceCapture,
+    GeoPoint,
+    ImageKind,
+    ImageRef,
+    PlateCapture,
+    construct,
+)
 from streams.correlate.config import RuleConfig
 from streams.correlate.records import Correlation, Sighting
 from streams.correlate.state import StateTable
@@ -29,22 +42,30 @@ __all__ = [
     "TIME",
     "TRACK",
     "Expiry",
+    "Image",
     "Kept",
     "RecentSightings",
     "Seen",
+    "from_log",
+    "image_tuples",
     "in_order",
     "order",
     "pack",
     "pack_sighting",
     "pair_correlation",
     "slack",
+    "to_log",
     "unpack",
     "when",
     "within",
 ]
 
+# An image reference: kind, url, sha256, width, height.
+Image = tuple[str, str | None, str | None, int | None, int | None]
+
 # A kept sighting: captured_at, event_id, kind, device_id, plate_number, track_id, lat, lon,
 # images. Plain tuples: they are what the rules' state tables hold and the change log pickles.
+# (Images as ImageRef models: state written before images were kept as tuples.)
 Seen = tuple[
     datetime,
     str,
@@ -54,7 +75,7 @@ Seen = tuple[
     str | None,
     float | None,
     float | None,
-    tuple[ImageRef, ...],
+    tuple[Image | ImageRef, ...],
 ]
 # Sightings sorted by (captured_at, event_id).
 Kept = tuple[Seen, ...]
@@ -71,6 +92,8 @@ LON: Final = 7
 IMAGES: Final = 8
 
 _MS: Final = timedelta(milliseconds=1)
+# The first item of a list of sightings written by to_log (older records are tuples of Seen).
+_COLUMNS: Final = 2
 
 
 def slack(config: RuleConfig) -> timedelta:
@@ -115,7 +138,7 @@ def pack(event: PlateCapture | FaceCapture) -> Seen:
         track,
         None if position is None else position.lat,
         None if position is None else position.lon,
-        tuple(event.images),
+        image_tuples(event.images),
     )
 
 
@@ -131,7 +154,7 @@ def pack_sighting(seen: Sighting) -> Seen:
         seen.track_id,
         None if position is None else position.lat,
         None if position is None else position.lon,
-        tuple(seen.images),
+        image_tuples(seen.images),
     )
 
 
@@ -153,9 +176,42 @@ def unpack(seen: Seen) -> Sighting:
             ),
             "plate_number": seen[PLATE],
             "track_id": seen[TRACK],
-            "images": list(seen[IMAGES]),
+            "images": [_image_ref(image) for image in seen[IMAGES]],
         },
     )
+
+
+def image_tuples(images: Iterable[ImageRef]) -> tuple[Image, ...]:
+    """Image references as the plain tuples sightings keep."""
+    return tuple(
+        (image.kind.value, image.url, image.sha256, image.width, image.height) for image in images
+    )
+
+
+def _image_ref(image: Image | ImageRef) -> ImageRef:
+    if isinstance(image, ImageRef):
+        return image
+    kind, url, sha256, width, height = image
+    return construct(
+        ImageRef,
+        {"kind": ImageKind(kind), "url": url, "sha256": sha256, "width": width, "height": height},
+    )
+
+
+def to_log(kept: tuple[Seen, ...]) -> tuple[int, list[float], list[tuple[Any, ...]]]:
+    """The change-log form of a list of sightings: capture times as POSIX seconds, the rest."""
+    return _COLUMNS, [seen[TIME].timestamp() for seen in kept], [seen[1:] for seen in kept]
+
+
+def from_log(logged: Any) -> tuple[Seen, ...]:
+    """A list of sightings read back from the change log (either form)."""
+    if not logged or logged[0] != _COLUMNS:
+        return tuple(logged)  # a tuple of Seen, written before the column form
+    _, times, rests = logged
+    at = datetime.fromtimestamp
+    # A float holds a POSIX time to well under a microsecond (until the 23rd century), and
+    # fromtimestamp rounds to the nearest one: every capture time comes back exactly.
+    return tuple([(at(time, UTC), *rest) for time, rest in zip(times, rests, strict=True)])
 
 
 def pair_correlation(
@@ -217,7 +273,9 @@ class RecentSightings:
     __slots__ = ("_expiry", "_keep", "_limit", "table")
 
     def __init__(self, name: str, keep: timedelta, limit: int | None = None) -> None:
-        self.table: StateTable[Kept] = StateTable(name, on_restore=self._restored)
+        self.table: StateTable[Kept] = StateTable(
+            name, on_restore=self._restored, to_log=to_log, from_log=from_log
+        )
         self._keep = keep
         self._limit = limit
         self._expiry = Expiry()

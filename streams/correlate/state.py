@@ -25,6 +25,9 @@ class StateTable(dict[str, V], Generic[V]):
     record (``old``/``new``: the value before/after, ``None`` when absent), so the owner can
     rebuild what it derives in memory. ``before_take()``, if given, is called at the start of
     :meth:`take_changes`, so the owner can bring the table up to date before it is written.
+    ``to_log(value)`` and ``from_log(logged)``, if given, turn a value into what the change log
+    pickles and back (a form cheaper to pickle); ``from_log`` must also read what older
+    versions wrote.
     """
 
     def __init__(
@@ -33,9 +36,13 @@ class StateTable(dict[str, V], Generic[V]):
         *,
         on_restore: Callable[[str, V | None, V | None], None] | None = None,
         before_take: Callable[[], None] | None = None,
+        to_log: Callable[[V], Any] | None = None,
+        from_log: Callable[[Any], V] | None = None,
     ) -> None:
         super().__init__()
         self.name = name
+        self.to_log: Callable[[V], Any] = _same if to_log is None else to_log
+        self.from_log: Callable[[Any], V] = _same if from_log is None else from_log
         self._dirty: set[str] = set()
         self._on_restore = on_restore
         self._before_take = before_take
@@ -98,6 +105,10 @@ class StateTable(dict[str, V], Generic[V]):
             dict.__setitem__(self, key, value)
         if self._on_restore is not None:
             self._on_restore(key, old, value)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 class Stateful:

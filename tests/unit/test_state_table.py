@@ -62,3 +62,12 @@ def test_stateful_lists_its_tables_by_name() -> None:
             self.other = {"not": "a table"}
 
     assert sorted(Rule().tables()) == ["rule.first", "rule.second"]
+
+
+def test_values_go_to_the_log_as_they_are_unless_the_table_says_otherwise() -> None:
+    plain: StateTable[int] = StateTable("t")
+    assert plain.to_log(5) == 5
+    assert plain.from_log(5) == 5
+    scaled: StateTable[int] = StateTable("t", to_log=lambda v: v * 10, from_log=lambda v: v // 10)
+    assert scaled.from_log(scaled.to_log(7)) == 7
+    assert scaled.to_log(7) == 70
