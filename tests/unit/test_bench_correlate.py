@@ -1,11 +1,24 @@
 """Parts of the correlation benchmark: the restart part of the alert-latency run (only the
 captures sent after the kill count, and the first alert after it says how long the restart
-took), and where the warm-up ends."""
+took), where the warm-up ends, and the synthetic traffic's vehicles."""
 
 from __future__ import annotations
 
-from streams.bench.correlate import WARM_UP, _after_restart, warm_up_index
-from streams.canonical import CanonicalEvent
+from collections import Counter
+from datetime import UTC, datetime
+
+from streams.bench.correlate import (
+    WARM_UP,
+    _after_restart,
+    cloned_plates,
+    make_city,
+    traffic,
+    warm_up_index,
+)
+from streams.canonical import CanonicalEvent, PlateCapture
+from streams.correlate.cloned_plate import ClonedPlateRule
+from streams.correlate.config import RuleConfig
+from streams.domain.geo import haversine_m
 from tests.unit.correlate_builders import plate_capture
 
 
@@ -38,3 +51,40 @@ def test_the_warm_up_ends_at_the_first_capture_a_minute_after_the_first() -> Non
     assert warm_up_index(events) == 3
     assert warm_up_index(events[:3]) is None  # the run ends inside the warm-up
     assert warm_up_index([]) is None
+
+
+def test_only_plates_two_vehicles_carry_make_impossible_trips() -> None:
+    city = make_city(devices=400, vehicles=3_000)
+    cloned = cloned_plates(city)
+    assert 0 < len(cloned) < len(city.plates) / 100
+    start = datetime(2026, 11, 22, 8, tzinfo=UTC)
+    plates = [e for e in traffic(city, 30_000, start, 60) if isinstance(e, PlateCapture)]
+    rule = ClonedPlateRule(RuleConfig())
+    fired: Counter[str] = Counter()
+    for capture in plates:
+        for alert in rule.observe(capture, start):
+            fired.update(alert.plate_numbers)
+    assert fired, "the cloned plates raise alerts"
+    assert set(fired) <= cloned
+
+    # Vehicles move: (nearly) every pass after a plate's first is at another device, one grid
+    # step (about 1 km) from the last, after at least the step's drive at 80 km/h.
+    last: dict[str, PlateCapture] = {}
+    passes = 0
+    for capture in plates:
+        plate = capture.plate_number
+        assert plate is not None
+        before = last.get(plate)
+        last[plate] = capture
+        if before is None or plate in cloned or before.device_id == capture.device_id:
+            continue  # a plate's first pass, a cloned plate, or another read of the same pass
+        passes += 1
+        a, b = before.position, capture.position
+        assert a is not None
+        assert b is not None
+        seconds = (capture.captured_at - before.captured_at).total_seconds()
+        metres = haversine_m(a.lat, a.lon, b.lat, b.lon)
+        assert 900 < metres < 1100
+        assert seconds >= 1000 / (80 / 3.6) - 1.3  # from the last read of the pass before
+    first_passes = len({e.plate_number for e in plates})
+    assert passes > first_passes
