@@ -9,7 +9,7 @@ from __future__ import annotations
 from array import array
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -135,6 +135,11 @@ class _Event(_Record):
     # private attribute: invisible to equality and serialisation, and not carried by copies
     # (``model_copy(update=...)`` makes another event).
     __slots__ = ("_wire",)
+
+    def __copy__(self) -> Self:
+        copied = super().__copy__()
+        _wire_slot.__set__(copied, None)  # another event: no bytes yet, and no lookup misses
+        return copied
 
     def __reduce__(self) -> tuple[object, ...]:
         # Events pickle as their Avro single-object bytes: cheaper than field by field (enums
@@ -289,6 +294,8 @@ def construct(model: type[M], values: dict[str, object]) -> M:
     _set_fields_set(obj, set(values))
     _set_extra(obj, None)
     _set_private(obj, None)
+    if model in _EVENT_MODELS:
+        _wire_slot.__set__(obj, None)  # so that asking for its bytes raises nothing
     return obj
 
 
@@ -298,13 +305,17 @@ _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 _wire_slot = _Event.__dict__["_wire"]
+# The event models: a set, because an isinstance check costs more on the hot path.
+_EVENT_MODELS: frozenset[type[BaseModel]] = frozenset(_Event.__subclasses__())
 
 
 def wire_bytes(event: BaseModel) -> bytes | None:
     """The bytes ``event`` was decoded from (see ``_Event._wire``), or None."""
+    if type(event) not in _EVENT_MODELS:
+        return None
     try:
-        data: bytes = _wire_slot.__get__(event)
-    except (AttributeError, TypeError):  # not set, or not an event
+        data: bytes | None = _wire_slot.__get__(event)
+    except AttributeError:  # built without construct() or a copy (validated): not set
         return None
     return data
 
