@@ -256,6 +256,13 @@ class Metric(StrEnum):
         "Messages not yet read by a stage: over its assigned partitions of the topic, high "
         "watermark minus position; refreshed between batches, at most every 5 seconds.",
     )
+    INPUTS_HELD = (
+        "streams_inputs_held",
+        _G,
+        ("stage",),
+        "Input partitions a stage leaves unread for now because it read them too far ahead "
+        "in event time of the slowest input of their partition (catching up a backlog).",
+    )
     # -- search API --------------------------------------------------------------------------
     API_SEARCHES = (
         "streams_api_searches_total",

@@ -20,13 +20,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from streams import deadletters, topics
 from streams.agents.changelog import Changelog, PartitionedRules
+from streams.agents.input_time import IdleClock, InputClock
 from streams.canonical import Alarm, FaceCapture, PlateCapture
 from streams.codecs import avro
 from streams.codecs.wire import WireFormat
@@ -100,6 +101,9 @@ class RuleStage(Generic[P]):
 
     def at_end(self, topic: str, partition: int) -> None:
         return None
+
+    def ahead(self, paused: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        return set()
 
     def take(self, message: Any, record: BaseModel, now: datetime, out: Outputs) -> None:
         """Hand one decoded record to the rules of its partition."""
@@ -234,113 +238,6 @@ class RuleStage(Generic[P]):
         return None
 
 
-# The pace of an input (received time per wall time) is measured over about this much wall time.
-PACE_SPAN = timedelta(seconds=20)
-PACE_MIN_SPAN = timedelta(seconds=1)
-PACE_MAX = 1000.0
-# Idle for less than this, time moves at the wall clock's pace: a stage downstream of a slower
-# one is idle for moments while the backlog upstream is still being read, and projecting the
-# pace it saw over such a moment would close windows whose records are still on their way.
-PACE_AFTER_IDLE = timedelta(seconds=5)
-
-
-class IdleClock:
-    """Where stream time stands when every input is read to its end: the newest received_at
-    seen, moved on since it was read at the pace the input's received times kept.
-
-    Live traffic keeps the wall clock's pace, and idle time never passes the wall clock. A
-    replay of recorded traffic (received times in the past, advancing S times faster than the
-    clock) keeps its own pace once the input has been idle a few seconds: an idle moment
-    neither jumps to the wall clock, hours ahead, closing every window and forgetting every
-    remembered id, nor crawls, keeping the last windows of a replay open for minutes. A
-    partition nothing was read from yet has no idle time.
-    """
-
-    def __init__(self) -> None:
-        self.newest: dict[int, tuple[datetime, datetime]] = {}  # (received_at, read at)
-        self._anchor: dict[int, tuple[datetime, datetime]] = {}
-        self.pace: dict[int, float] = {}
-        self.last_read: dict[int, datetime] = {}
-
-    def seen(self, partition: int, received_at: datetime, now: datetime) -> None:
-        self.last_read[partition] = now
-        newest = self.newest.get(partition)
-        if newest is not None and received_at < newest[0]:
-            return
-        self.newest[partition] = (received_at, now)
-        anchor = self._anchor.get(partition)
-        if anchor is None:
-            self._anchor[partition] = (received_at, now)
-            return
-        wall = now - anchor[1]
-        if wall >= PACE_MIN_SPAN:
-            pace = (received_at - anchor[0]) / wall
-            self.pace[partition] = min(max(pace, 1.0), PACE_MAX)
-        if wall >= PACE_SPAN:
-            self._anchor[partition] = (received_at, now)
-
-    def forget(self, partitions: list[int]) -> None:
-        for partition in partitions:
-            self.newest.pop(partition, None)
-            self._anchor.pop(partition, None)
-            self.pace.pop(partition, None)
-            self.last_read.pop(partition, None)
-
-    def at(self, partition: int, now: datetime) -> datetime | None:
-        newest = self.newest.get(partition)
-        if newest is None:
-            return None
-        received_at, read_at = newest
-        elapsed = max(now - read_at, timedelta(0))
-        idle_for = now - self.last_read.get(partition, read_at)
-        pace = self.pace.get(partition, 1.0) if idle_for >= PACE_AFTER_IDLE else 1.0
-        projected = received_at + elapsed * pace
-        return min(projected, max(now, received_at + elapsed))
-
-
-class InputClock:
-    """Stream time of a partition fed by several topics (plates, faces, alarms of the same
-    devices). Read at different paces (catching up after an outage, one topic may be drained
-    first), a topic's newest received_at runs ahead of the others'. Stream time is the newest
-    received_at of the slowest topic that still has records to deliver; a topic read to its
-    end holds nothing back. Until every topic has delivered or reported its end, time stands.
-    """
-
-    def __init__(self) -> None:
-        self.newest: dict[tuple[str, int], datetime] = {}
-        self.ended: set[tuple[str, int]] = set()
-
-    def seen(self, topic: str, partition: int, received_at: datetime) -> None:
-        key = (topic, partition)
-        self.ended.discard(key)
-        newest = self.newest.get(key)
-        if newest is None or received_at > newest:
-            self.newest[key] = received_at
-
-    def at_end(self, topic: str, partition: int) -> None:
-        self.ended.add((topic, partition))
-
-    def forget(self, partitions: list[int]) -> None:
-        for key in [k for k in self.newest if k[1] in partitions]:
-            del self.newest[key]
-        self.ended -= {k for k in self.ended if k[1] in partitions}
-
-    def stream_time(self, partition: int, topics: Sequence[str]) -> datetime | None:
-        pending: list[datetime] = []
-        newest: datetime | None = None
-        for topic in topics:
-            key = (topic, partition)
-            at = self.newest.get(key)
-            if key in self.ended:
-                if at is not None and (newest is None or at > newest):
-                    newest = at
-                continue
-            if at is None:
-                return None  # not heard from yet: it may hold older records
-            pending.append(at)
-        return min(pending) if pending else newest
-
-
 class DedupStage(RuleStage[DeviceRules]):
     name = "dedup"
     inputs = (topics.PLATE_CAPTURES, topics.FACE_CAPTURES, topics.ALARMS)
@@ -376,6 +273,9 @@ class DedupStage(RuleStage[DeviceRules]):
 
     def at_end(self, topic: str, partition: int) -> None:
         self.clock.at_end(topic, partition)
+
+    def ahead(self, paused: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        return self.clock.ahead(self.parts.items(), self.topics, paused)
 
     def process(self, messages: Sequence[Any]) -> None:
         COUNTERS.add(Metric.CAPTURES_IN, "", len(messages))

@@ -15,6 +15,12 @@ stops the worker (no commit for what it had not made durable). A stage whose out
 deduplicated by batch (``regathers_batches``: the warehouse sinks) gets a batch cut short by a
 crash redelivered exactly as it was cut (:mod:`streams.agents.redelivery`).
 
+A stage whose windows wait for several inputs (the dedup stage: plates, faces and alarms of the
+same devices) names, after each batch, the inputs it read too far ahead in event time; the
+runner pauses them until the others catch up (``_pace``). Without that, a worker catching up a
+backlog is handed one partition's records for minutes of event time before another's, and
+holds them all in its windows until the slowest input has spoken.
+
 Between batches, at most every few seconds, the runner sets the stage's consumer-lag gauge;
 the time its loop last came round is what the worker's ``/healthz`` checks.
 """
@@ -109,6 +115,10 @@ class StatefulStage(Stage, Protocol):
     def at_end(self, topic: str, partition: int) -> None:
         """The stage has read everything on this input partition for now."""
 
+    def ahead(self, paused: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        """The input partitions to leave unread for now (given those left unread so far):
+        read too far ahead in event time of the inputs the stage's windows wait for."""
+
 
 class StageRunner(threading.Thread):
     def __init__(
@@ -133,6 +143,7 @@ class StageRunner(threading.Thread):
         self.checkpointed = time.monotonic()
         self.looped = time.monotonic()  # the last time the loop came round (liveness)
         self.lag_measured = 0.0
+        self.held: set[tuple[str, int]] = set()  # input partitions paused (see ``_pace``)
 
     def _consumer(self) -> Consumer:
         return Consumer(
@@ -203,6 +214,10 @@ class StageRunner(threading.Thread):
             self._checkpoint(consumer)
         except Stopped:  # stopping during an outage: nothing committed, all redelivered
             self._forget()
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        if self.held & revoked:  # whoever is assigned them next reads them at once
+            consumer.resume([TopicPartition(t, p) for t, p in sorted(self.held & revoked)])
+            self.held -= revoked
         if isinstance(self.stage, StatefulStage):
             self.stage.revoke(sorted({tp.partition for tp in partitions}))
 
@@ -249,11 +264,26 @@ class StageRunner(threading.Thread):
                 self.stage.at_end(topic, partition)
             if not good:
                 self.stage.idle()
+            self._pace(consumer, self.stage)
         if regathered or (
             time.monotonic() - self.checkpointed >= self.stage.checkpoint_seconds
             and (self.pending or isinstance(self.stage, StatefulStage))
         ):
             self._checkpoint(consumer)  # a batch gathered again is durable on its own
+
+    def _pace(self, consumer: Consumer, stage: StatefulStage) -> None:
+        """Pause the inputs the stage read too far ahead in event time, resume those the
+        others have caught up with. librdkafka drops what it fetched ahead for a paused
+        partition and fetches again from the next unread offset: nothing is skipped."""
+        held = stage.ahead(self.held)
+        if held == self.held:
+            return
+        if held - self.held:
+            consumer.pause([TopicPartition(t, p) for t, p in sorted(held - self.held)])
+        if self.held - held:
+            consumer.resume([TopicPartition(t, p) for t, p in sorted(self.held - held)])
+        self.held = held
+        GAUGES.set(Metric.INPUTS_HELD, self.stage.name, len(held))
 
     def _checkpoint(self, consumer: Consumer) -> None:
         """Outputs (and state) durable, then the offsets of everything processed committed."""

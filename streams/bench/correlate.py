@@ -343,6 +343,34 @@ def _counters(settings: Settings) -> dict[str, dict[str, int]] | None:
         return None
 
 
+def _committed_everything(settings: Settings) -> bool:
+    """Whether the dedup, plates and area stages have committed every record of their inputs."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from streams.agents.correlate import AreaStage, DedupStage, PlatesStage
+
+    for stage in (DedupStage, PlatesStage, AreaStage):
+        consumer = Consumer(
+            {
+                "bootstrap.servers": settings.kafka_bootstrap_servers,
+                "group.id": f"{settings.app_id}.{stage.name}",  # read only, never joined
+            }
+        )
+        try:
+            parts = [
+                TopicPartition(settings.topic(spec.name), p)
+                for spec in stage.inputs
+                for p in range(spec.partitions or settings.topic_partitions)
+            ]
+            for tp in consumer.committed(parts, timeout=10):
+                _low, high = consumer.get_watermark_offsets(tp, timeout=10)
+                if high > 0 and tp.offset < high:
+                    return False
+        finally:
+            consumer.close()
+    return True
+
+
 def bench_worker(
     settings: Settings, events: list[CanonicalEvent], watchlist: list[WatchlistEntry]
 ) -> dict[str, Any]:
@@ -354,6 +382,8 @@ def bench_worker(
 def _time_worker(
     settings: Settings, state: Path, events: list[CanonicalEvent], watchlist: list[WatchlistEntry]
 ) -> dict[str, Any]:
+    """Time a fresh worker from its first capture read to its last output, in wall and CPU
+    time, and from the end of the warm-up (its first minute of event time) to the last output."""
     from streams.kafka_admin import ensure_topics
     from streams.watchlist_topic import publish_entries
 
@@ -361,38 +391,50 @@ def _time_worker(
     publish_entries(settings, watchlist)
     _produce(settings, events)
     worker = _start_worker(settings, state)
-    first = last = cpu_first = 0.0
     warm_index = warm_up_index(events)  # they are produced in capture order
-    warm: tuple[int, float, float] | None = None  # (captures seen, time, CPU time)
-    done = False
+    # (time, CPU time) at the first capture read, at the end of the warm-up, when every
+    # capture was read, and when every stage had committed all its input.
+    first = warm = all_read = last = None
+    decided = warm_seen = 0
     try:
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline and worker.poll() is None:
-            counters = _counters(settings)
-            seen = sum((counters or {}).get("streams_captures_in_total", {}).values())
-            now = time.monotonic()
-            if seen and not first:
-                first, cpu_first = now, process_cpu_seconds(worker.pid)
+            counters = _counters(settings) or {}
+            now = (time.monotonic(), process_cpu_seconds(worker.pid))
+            seen = sum(counters.get("streams_captures_in_total", {}).values())
+            if seen and first is None:
+                first = now
             if warm is None and warm_index is not None and seen >= warm_index:
-                warm = (seen, now, process_cpu_seconds(worker.pid))
-            if seen >= len(events):
-                last, done = now, True
-                cpu_last = process_cpu_seconds(worker.pid)
+                warm, warm_seen = now, seen
+            if all_read is None and seen >= len(events):
+                all_read = now
+            decided = sum(
+                sum(counters.get(name, {}).values())
+                for name in ("streams_unique_events_out_total", "streams_duplicates_dropped_total")
+            )
+            # Every capture passed on or dropped: the last windows of the dedup stage are
+            # closed (by its idle clock, seconds after the last read); the stages downstream
+            # are done once they have committed everything they were sent.
+            if decided >= len(events) and _committed_everything(settings):
+                last = now
                 break
             time.sleep(0.1)
     finally:
         worker.terminate()
         worker.wait(60)
-    if not done:
+    if first is None or all_read is None or last is None or decided < len(events):
         tail = (state / "worker.log").read_text(errors="replace").splitlines()[-10:]
-        raise RuntimeError("the worker did not consume the benchmark events:\n" + "\n".join(tail))
-    wall = last - first
-    cpu = cpu_last - cpu_first
+        raise RuntimeError(
+            f"the worker did not finish the benchmark events ({decided:,} of {len(events):,} "
+            "decided):\n" + "\n".join(tail)
+        )
+    wall, cpu = last[0] - first[0], last[1] - first[1]
     steady = None
-    if warm is not None and cpu_last > warm[2] and last > warm[1]:
+    if warm is not None and last[1] > warm[1] and last[0] > warm[0]:
+        rest = len(events) - warm_seen
         steady = {
-            "events_per_second": round((len(events) - warm[0]) / (last - warm[1])),
-            "events_per_worker_cpu_second": round((len(events) - warm[0]) / (cpu_last - warm[2])),
+            "events_per_second": round(rest / (last[0] - warm[0])),
+            "events_per_worker_cpu_second": round(rest / (last[1] - warm[1])),
         }
     return {
         "events": len(events),
@@ -400,6 +442,7 @@ def _time_worker(
         "events_per_second": round(len(events) / wall) if wall else None,
         "worker_cpu_seconds": round(cpu, 2),
         "events_per_worker_cpu_second": round(len(events) / cpu) if cpu else None,
+        "cpu_seconds_after_last_read": round(last[1] - all_read[1], 2),
         "after_warm_up": steady,
     }
 
