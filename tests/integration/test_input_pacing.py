@@ -110,3 +110,55 @@ def test_inputs_are_read_aligned_in_event_time_and_each_record_once(settings: Se
     # span of a batch of its sparsest input (faces, about 10 a second per partition).
     sparsest = min(count for (t, _p), count in totals.items() if t == topic["face"]) / SECONDS
     assert _largest_lead(stage.read, totals) <= READ_AHEAD + timedelta(seconds=BATCH / sparsest)
+
+
+class NotingRunner(StageRunner):
+    """A stage runner noting how many paused inputs a rebalance took away from it."""
+
+    revoked_while_held = 0
+
+    def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
+        taken = {(tp.topic, tp.partition) for tp in partitions}
+        self.revoked_while_held += len(self.held & taken)
+        super()._revoked(consumer, partitions)
+
+
+def test_an_input_paused_when_a_rebalance_takes_it_is_read_after(settings: Settings) -> None:
+    """A rebalance while inputs are paused: whoever is assigned them next reads them (a
+    partition left paused would never be read again)."""
+    paced = settings.model_copy(update={"stage_batch_size": BATCH})
+    ensure_topics(paced)
+    captures = _captures()
+    producer = Publisher(paced)
+    topic = {"plate": paced.topic(PLATE_CAPTURES.name), "face": paced.topic(FACE_CAPTURES.name)}
+    for capture in captures:
+        producer.produce(topic[capture.kind], avro.encode(capture), capture.device_id.encode())
+    producer.flush_sync(60)
+
+    first, second = RecordingDedup(paced), RecordingDedup(paced)
+    fatal: list[BaseException] = []
+    runners = [NotingRunner(paced, first, fatal.append)]
+    runners[0].start()
+    try:
+        deadline = time.monotonic() + 120
+        while not (runners[0].held and len(first.read) > 2_000) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert runners[0].held  # inputs are paused now: a second worker joins
+        runners.append(NotingRunner(paced, second, fatal.append))
+        runners[1].start()
+        wanted = {c.event_id for c in captures}
+        while time.monotonic() < deadline and not fatal:
+            read = {e for stage in (first, second) for _t, _p, e, _r in stage.read}
+            if read >= wanted:
+                break
+            time.sleep(0.1)
+    finally:
+        for runner in runners:
+            runner.stop()
+        for runner in runners:
+            runner.join(30)
+    assert fatal == []
+    assert runners[0].revoked_while_held > 0  # the rebalance took paused inputs
+    assert second.read  # the second worker was given partitions
+    read = {e for stage in (first, second) for _t, _p, e, _r in stage.read}
+    assert read == {c.event_id for c in captures}
