@@ -8,6 +8,7 @@ Java 17 runs it. Data and logs live under ``<local_dir>/kafka`` (git-ignored); i
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -35,12 +36,29 @@ class LocalKafkaError(UserError):
     """The local broker could not be prepared, started or stopped."""
 
 
+# Ports handed to servers started next are drawn below the range the system takes the local
+# ports of outgoing connections from: a port from that range (what binding port 0 gives) can be
+# taken by any client's connection before the server binds it.
+SERVER_PORTS_LOW = 20_000
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port the system has no use for now, for a server started next (e.g. a test's)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-    return port if port_is_free(port, host) else free_port(host)
+    """A port nothing uses now, and no outgoing connection will be given, for a server started
+    next (e.g. a test's)."""
+    high = _ephemeral_low() - 1
+    low = min(SERVER_PORTS_LOW, high - 1_000)
+    for _ in range(1_000):
+        port = random.randint(low, high)  # noqa: S311 (a port, not a secret)
+        if port_is_free(port, host):
+            return port
+    raise UserError(f"no free port on {host} between {low} and {high}")
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

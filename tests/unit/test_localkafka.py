@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from streams.localkafka import LocalKafka, LocalKafkaError, port_is_free
+from streams.localkafka import (
+    SERVER_PORTS_LOW,
+    LocalKafka,
+    LocalKafkaError,
+    free_port,
+    port_is_free,
+)
 
 
 def test_stale_pid_file_of_a_dead_process_is_removed(tmp_path: Path) -> None:
@@ -44,3 +50,13 @@ def test_port_in_use_is_refused_before_anything_starts(tmp_path: Path) -> None:
 
 def test_down_when_not_running_is_a_no_op(tmp_path: Path) -> None:
     assert LocalKafka(tmp_path / "kafka", port=1).down() is False
+
+
+def test_free_ports_are_below_the_range_outgoing_connections_take_theirs_from() -> None:
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {free_port() for _ in range(20)}
+    assert all(SERVER_PORTS_LOW <= port < low for port in ports)
+    assert len(ports) > 1  # drawn at random: servers started together rarely meet
+    for port in ports:
+        with socket.socket() as sock:  # and really free
+            sock.bind(("127.0.0.1", port))
