@@ -218,6 +218,7 @@ class StageRunner(threading.Thread):
         if self.held & revoked:  # whoever is assigned them next reads them at once
             consumer.resume([TopicPartition(t, p) for t, p in sorted(self.held & revoked)])
             self.held -= revoked
+            GAUGES.set(Metric.INPUTS_HELD, self.stage.name, len(self.held))
         if isinstance(self.stage, StatefulStage):
             self.stage.revoke(sorted({tp.partition for tp in partitions}))
 

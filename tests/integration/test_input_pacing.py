@@ -77,7 +77,8 @@ def _largest_lead(
     return lead
 
 
-def test_inputs_are_read_aligned_in_event_time_and_each_record_once(settings: Settings) -> None:
+def _backlog(settings: Settings) -> tuple[Settings, list[PlateCapture | FaceCapture]]:
+    """Settings with small batches, and the captures produced before any stage reads them."""
     paced = settings.model_copy(update={"stage_batch_size": BATCH})
     ensure_topics(paced)
     captures = _captures()
@@ -86,6 +87,11 @@ def test_inputs_are_read_aligned_in_event_time_and_each_record_once(settings: Se
     for capture in captures:
         producer.produce(topic[capture.kind], avro.encode(capture), capture.device_id.encode())
     producer.flush_sync(60)
+    return paced, captures
+
+
+def test_inputs_are_read_aligned_in_event_time_and_each_record_once(settings: Settings) -> None:
+    paced, captures = _backlog(settings)
 
     stage = RecordingDedup(paced)
     fatal: list[BaseException] = []
@@ -106,9 +112,10 @@ def test_inputs_are_read_aligned_in_event_time_and_each_record_once(settings: Se
     assert max(ids.values()) == 1  # nothing read twice across pauses and resumptions
     totals = Counter((t, p) for t, p, _e, _r in stage.read)
     assert len({p for _t, p in totals}) == paced.topic_partitions  # both partitions in play
+    faces = paced.topic(FACE_CAPTURES.name)
     # An input is paused after the batch that took it past the limit: it may overshoot by the
     # span of a batch of its sparsest input (faces, about 10 a second per partition).
-    sparsest = min(count for (t, _p), count in totals.items() if t == topic["face"]) / SECONDS
+    sparsest = min(count for (t, _p), count in totals.items() if t == faces) / SECONDS
     assert _largest_lead(stage.read, totals) <= READ_AHEAD + timedelta(seconds=BATCH / sparsest)
 
 
@@ -126,14 +133,7 @@ class NotingRunner(StageRunner):
 def test_an_input_paused_when_a_rebalance_takes_it_is_read_after(settings: Settings) -> None:
     """A rebalance while inputs are paused: whoever is assigned them next reads them (a
     partition left paused would never be read again)."""
-    paced = settings.model_copy(update={"stage_batch_size": BATCH})
-    ensure_topics(paced)
-    captures = _captures()
-    producer = Publisher(paced)
-    topic = {"plate": paced.topic(PLATE_CAPTURES.name), "face": paced.topic(FACE_CAPTURES.name)}
-    for capture in captures:
-        producer.produce(topic[capture.kind], avro.encode(capture), capture.device_id.encode())
-    producer.flush_sync(60)
+    paced, captures = _backlog(settings)
 
     first, second = RecordingDedup(paced), RecordingDedup(paced)
     fatal: list[BaseException] = []
