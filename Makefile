@@ -1,5 +1,6 @@
-# Everything the project needs is installed by these targets: a virtual environment in .venv/
-# and the Apache Kafka broker jars from Maven Central (deploy/local/kafka/pom.xml).
+# Everything the project needs is installed by these targets: a virtual environment in .venv/,
+# the Apache Kafka broker jars from Maven Central (deploy/local/kafka/pom.xml) and, for the
+# tests, a schema registry built from Maven Central (deploy/local/registry/pom.xml).
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -8,6 +9,7 @@ INSTALLED := $(VENV)/.installed
 PEER_VENV := $(VENV)/peer
 PEER_INSTALLED := $(PEER_VENV)/.installed
 KAFKA_JARS := deploy/local/kafka/target/libs/.resolved
+REGISTRY_JAR := deploy/local/registry/target/quarkus-app/quarkus-run.jar
 # deploy/k8s is checked offline: kustomize built with Go, the operators' CRDs fetched at pinned
 # versions (deploy/k8s/crds/fetch.sh). Go is needed once, for these two.
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
@@ -43,6 +45,12 @@ $(KAFKA_JARS): deploy/local/kafka/pom.xml
 	mvn -q -B -f deploy/local/kafka/pom.xml package
 	@touch $@
 
+$(REGISTRY_JAR): deploy/local/registry/pom.xml deploy/local/registry/settings.xml
+	@command -v java >/dev/null || { echo "Java 17 is required for the schema registry"; exit 1; }
+	@command -v mvn >/dev/null || { echo "Maven is required once, to build the schema registry"; exit 1; }
+	mvn -q -B -s deploy/local/registry/settings.xml -f deploy/local/registry/pom.xml package
+	@touch $@
+
 # kustomize into .venv/bin; the stamp names the version, so a new pin installs again.
 $(KUSTOMIZE): | $(INSTALLED)
 	@command -v $(GO) >/dev/null || { echo "Go is required once, to build kustomize (set GO=/path/to/go)"; exit 1; }
@@ -61,8 +69,9 @@ $(COMPOSE_CHECK): deploy/compose-check/main.go deploy/compose-check/go.mod deplo
 
 install: $(INSTALLED) $(PEER_INSTALLED) $(KAFKA_JARS) ## create .venv (and .venv/peer) and fetch the Kafka broker jars
 
-# The tests also check deploy/: kustomize, the operators' CRDs and compose-check (Go, once).
-install-checks: install $(KUSTOMIZE) $(K8S_CRDS) $(COMPOSE_CHECK) ## install, plus the offline checkers of deploy/ and docker-compose.yml
+# The tests also check deploy/: kustomize, the operators' CRDs and compose-check (Go, once);
+# and Confluent framing against a real schema registry.
+install-checks: install $(KUSTOMIZE) $(K8S_CRDS) $(COMPOSE_CHECK) $(REGISTRY_JAR) ## install, plus the offline checkers of deploy/ and docker-compose.yml, and the test schema registry
 
 k8s-check: install-checks ## build the deploy/k8s overlays, validate them and docker-compose.yml offline
 	$(BIN)/python -m pytest tests/deploy tests/unit/test_docker_compose.py -q
@@ -113,6 +122,7 @@ kafka-down: install ## stop the local Kafka broker
 
 clean: ## stop local services and remove .local/ (data, logs)
 	-test -x $(BIN)/streams && $(BIN)/streams dev kafka down
+	-test -x $(BIN)/streams && $(BIN)/streams dev registry down
 	rm -rf .local
 
 .PHONY: help install install-checks k8s-check demo test loadtest bench bench-normalize bench-correlate bench-sink bench-gateway bench-search lint format typecheck kafka-up kafka-down clean

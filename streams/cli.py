@@ -50,6 +50,29 @@ def cmd_dev_kafka(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_dev_registry(args: argparse.Namespace, settings: Settings) -> int:
+    from streams.localregistry import development_registry
+
+    registry = development_registry(settings)
+    if args.action == "up":
+        started = registry.up()
+        state = "started" if started else "already running"
+        print(f"schema registry {state} at {registry.url} (pid {registry.running_pid()})")
+        print(f"use it with STREAMS_SCHEMA_REGISTRY_URL={registry.url}")
+    elif args.action == "down":
+        stopped = registry.down()
+        print("schema registry stopped" if stopped else "schema registry was not running")
+    elif args.action == "status":
+        pid = registry.running_pid()
+        if pid is None:
+            print("schema registry is not running")
+            return 1
+        print(f"schema registry running at {registry.url} (pid {pid})")
+    elif args.action == "logs":
+        print(registry.log_tail(args.lines))
+    return 0
+
+
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
     from streams.kafka_admin import existing_topics, prepare_topics
     from streams.topics import ALL_TOPICS
@@ -457,6 +480,17 @@ def build_parser() -> argparse.ArgumentParser:
     kafka.add_argument("--wipe", action="store_true", help="with down: delete data and logs")
     kafka.add_argument("--lines", type=int, default=30, help="with logs: lines to show")
     kafka.set_defaults(handler=cmd_dev_kafka)
+    registry = dev_sub.add_parser(
+        "registry",
+        help="Confluent-compatible schema registry on 127.0.0.1 (Apicurio, from Maven Central)",
+        description="A schema registry for trying Confluent framing locally: built once from "
+        "Maven Central, run with Java 17 on STREAMS_LOCAL_REGISTRY_PORT, schemas kept in memory "
+        "(a restart forgets them), compatibility BACKWARD. Point STREAMS_SCHEMA_REGISTRY_URL at "
+        "the URL `up` prints.",
+    )
+    registry.add_argument("action", choices=["up", "down", "status", "logs"])
+    registry.add_argument("--lines", type=int, default=30, help="with logs: lines to show")
+    registry.set_defaults(handler=cmd_dev_registry)
 
     from streams.topics import SOURCES
 

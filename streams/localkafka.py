@@ -7,10 +7,8 @@ Java 17 runs it. Data and logs live under ``<local_dir>/kafka`` (git-ignored); i
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streams.errors import UserError
+from streams.local_process import maven_package, process_alive, running_pid, stop_process
 
 if TYPE_CHECKING:
     from streams.settings import Settings
@@ -114,37 +113,17 @@ class LocalKafka:
         """Resolve the broker jars from Maven Central once."""
         if any(LIBS_DIR.glob("kafka_2.13-*.jar")):
             return
-        if shutil.which("mvn") is None:
-            raise LocalKafkaError("Maven (mvn) is needed once to fetch the Kafka broker jars")
-        if shutil.which("java") is None:
-            raise LocalKafkaError("Java 17 (java) is needed to run the local Kafka broker")
         say("fetching Apache Kafka jars from Maven Central (once) ...")
-        result = subprocess.run(
-            ["mvn", "-q", "-B", "-f", str(POM_DIR / "pom.xml"), "package"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0 or not any(LIBS_DIR.glob("kafka_2.13-*.jar")):
-            tail = (result.stdout + result.stderr).strip().splitlines()[-5:]
-            raise LocalKafkaError("fetching Kafka jars with Maven failed: " + " | ".join(tail))
+        what = "fetching the Kafka broker jars"
+        maven_package(["-f", str(POM_DIR / "pom.xml")], what, LocalKafkaError)
+        if not any(LIBS_DIR.glob("kafka_2.13-*.jar")):
+            raise LocalKafkaError(f"{what}: Maven put no broker jar in {LIBS_DIR}")
 
     # -- process ---------------------------------------------------------------------------
 
     def running_pid(self) -> int | None:
         """The broker's pid if our broker runs; a stale pid file is removed."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            cmdline = []
-        if MAIN_CLASS.encode() in cmdline and str(self.config_file).encode() in cmdline:
-            return pid
-        self.pid_file.unlink(missing_ok=True)  # stale: that process is gone or is another one
-        return None
+        return running_pid(self.pid_file, MAIN_CLASS, str(self.config_file))
 
     def _java_command(self, main: str, *args: str) -> list[str]:
         return [
@@ -251,7 +230,7 @@ class LocalKafka:
         while time.monotonic() < deadline:
             if port_accepts(self.port):
                 return True
-            if not _alive(pid):
+            if not process_alive(pid):
                 self.pid_file.unlink(missing_ok=True)
                 raise LocalKafkaError("the Kafka broker exited during start: " + self.log_tail())
             time.sleep(0.25)
@@ -264,14 +243,7 @@ class LocalKafka:
         pid = self.running_pid()
         if pid is None:
             return False
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
-                time.sleep(0.1)
+        stop_process(pid, timeout)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -288,26 +260,6 @@ class LocalKafka:
         if self.running_pid() is not None:
             raise LocalKafkaError("stop the broker before wiping its data")
         shutil.rmtree(self.home, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        waited, _status = os.waitpid(pid, os.WNOHANG)
-        if waited == pid:
-            return False
-    except ChildProcessError:
-        pass  # not our child: fall back to the signal probe
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().split()[2] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def _kafka_cluster_id() -> str:

@@ -206,6 +206,9 @@ class Settings(BaseSettings):
     local_dir: Path = Field(Path(".local"), description="Where local services keep data and logs.")
     local_kafka_port: int = Field(9092, ge=1, le=65534, description="Local broker client port.")
     local_kafka_heap_mb: int = Field(512, ge=128, description="Local broker JVM heap.")
+    local_registry_port: int = Field(
+        8081, ge=1, le=65535, description="Local schema registry port (deploy/local/registry)."
+    )
 
     @field_validator("warehouse_url")
     @classmethod

@@ -1,10 +1,9 @@
-"""Integration fixtures: a migrated embedded warehouse, and a Confluent-compatible schema
-registry named by the environment.
+"""Integration fixtures: a migrated embedded warehouse, and a real Confluent-compatible schema
+registry.
 
-No schema registry server can be installed from the package registries these machines reach
-(Confluent's is not on Maven Central; Karapace is not on PyPI and pins an older aiokafka), so the
-tests that need one run when ``STREAMS_TEST_SCHEMA_REGISTRY_URL`` points at a running registry
-(it must answer, or they fail) and are reported as skipped otherwise.
+The registry is the one ``STREAMS_TEST_SCHEMA_REGISTRY_URL`` names (it must answer, or the tests
+that need it fail), else the local one (``streams.localregistry``: Apicurio Registry built from
+Maven Central), started for the session on a port of its own and stopped after it.
 """
 
 from __future__ import annotations
@@ -19,10 +18,13 @@ from typing import Any
 
 import pytest
 
+from streams.localkafka import free_port
+from streams.localregistry import LocalRegistry, LocalRegistryError
 from streams.warehouse.embedded import EmbeddedWarehouse
 from streams.warehouse.migrations import migrate
 
 REGISTRY_URL = os.environ.get("STREAMS_TEST_SCHEMA_REGISTRY_URL")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _get(url: str) -> tuple[int, Any]:
@@ -34,16 +36,23 @@ def _get(url: str) -> tuple[int, Any]:
 
 
 @pytest.fixture(scope="session")
-def schema_registry_url() -> str:
+def schema_registry_url() -> Iterator[str]:
     if REGISTRY_URL is None:
-        pytest.skip("STREAMS_TEST_SCHEMA_REGISTRY_URL is not set (no registry server here)")
+        registry = LocalRegistry(ROOT / ".local" / "test-registry", port=free_port())
+        try:
+            registry.up()
+        except LocalRegistryError as exc:
+            pytest.fail(f"the test schema registry did not start: {exc}", pytrace=False)
+        yield registry.url
+        registry.down()
+        return
     try:
         status, _body = _get(f"{REGISTRY_URL.rstrip('/')}/subjects")
     except OSError as exc:
         pytest.fail(f"schema registry {REGISTRY_URL} does not answer: {exc}", pytrace=False)
     if status != 200:
         pytest.fail(f"schema registry {REGISTRY_URL} answered {status}", pytrace=False)
-    return REGISTRY_URL.rstrip("/")
+    yield REGISTRY_URL.rstrip("/")
 
 
 @pytest.fixture

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from streams.demo_payloads import demo_payloads
 from streams.kafka_admin import ensure_topics
 from streams.settings import Settings
 from streams.topics import raw_topic_name
 from streams.warehouse import open_warehouse
+from tests.integration.kafka_reading import committed_lag
 from tests.integration.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -27,26 +28,6 @@ def _produce(settings: Settings, payloads: list[tuple[str, str, bytes]]) -> None
 def _landed(worker: WorkerProcess) -> int:
     status, body = worker.get("/landed")
     return sum(body["raw_captures"].values()) if status == 200 else -1
-
-
-def _committed_lag(settings: Settings, stage: str, topics: list[str]) -> int:
-    """Messages on the topics not yet covered by a stage's committed offsets."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka_bootstrap_servers,
-            "group.id": f"{settings.app_id}.{stage}",
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        parts = [TopicPartition(t, p) for t in topics for p in range(settings.topic_partitions)]
-        lag = 0
-        for tp in consumer.committed(parts, timeout=10):
-            _low, high = consumer.get_watermark_offsets(tp, timeout=10)
-            lag += high - max(tp.offset, 0)
-        return lag
-    finally:
-        consumer.close()
 
 
 def test_events_flow_from_kafka_through_the_worker_into_the_warehouse(
@@ -68,8 +49,8 @@ def test_events_flow_from_kafka_through_the_worker_into_the_warehouse(
         assert worker.stop() == 0, worker.log_tail()
 
     topics = sorted({settings.topic(raw_topic_name(s)) for s, _d, _b in payloads})
-    assert _committed_lag(settings, "raw_archive", topics) == 0
-    assert _committed_lag(settings, "normalize", topics) == 0
+    assert committed_lag(settings, "raw_archive", topics) == 0
+    assert committed_lag(settings, "normalize", topics) == 0
 
     warehouse = open_warehouse(settings)
     try:
