@@ -663,7 +663,12 @@ def _bench_parsers(sub: Any) -> None:
     from streams.bench import search, sink
 
     sink_parser = kinds.add_parser(
-        "sink", help="warehouse sink: insert path alone, and the sink stage through Kafka"
+        "sink",
+        help="warehouse sink: insert path alone, and the sink stage through Kafka",
+        description="Synthetic plate passes: the insert paths alone on a scratch warehouse, "
+        "and the sink stage reading them through the local development broker. With "
+        "STREAMS_SCHEMA_REGISTRY_URL set (e.g. `streams dev registry up`), the stage reads "
+        "them Confluent-framed.",
     )
     sink.add_arguments(sink_parser)
     sink_parser.set_defaults(handler=cmd_bench_warehouse)

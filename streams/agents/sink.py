@@ -2,15 +2,17 @@
 
 On the embedded warehouse, the captures (plate, face, alarm) are not decoded here: the bodies
 of each writer schema in a batch go to the engine as one Avro container, and the engine maps
-them to rows with the SQL of ``streams.warehouse.avro_rows``. If the engine refuses such an
+them to rows with the SQL of ``streams.warehouse.avro_rows``. That holds for both framings,
+single-object and Confluent, when the writer schema is a version in the repository (a
+Confluent writer schema is looked up by id once). If the engine refuses such an
 insert, its messages are decoded in Python: those that cannot be are dead-lettered and the rest
 are inserted as rows; when all decode, the refusal was the warehouse's, and the rows are
 retried until they land (an outage is never taken for bad data), except rows the warehouse
 refuses for good, which are dead-lettered (``streams.agents.warehouse_stage``).
 
-Everything else (alerts, correlations, dead letters, Confluent-framed messages, any message
-on the ClickHouse server backend) is decoded to plain values and mapped to its table's row by
-``streams.warehouse.rows``. Each insert lands with its own idempotency token (see
+Everything else (alerts, correlations, dead letters, writer schemas outside the repository,
+any message on the ClickHouse server backend) is decoded to plain values and mapped to its
+table's row by ``streams.warehouse.rows``. Each insert lands with its own idempotency token (see
 ``streams.agents.warehouse_stage``). A message that cannot be decoded, or has no table, goes to
 the dead-letter topic with its bytes and the reason, and the batch goes on; one that is itself
 on the dead-letter topic is logged and counted (dead-lettering it again would loop).
@@ -26,7 +28,7 @@ from typing import Any
 from streams import topics
 from streams.agents.warehouse_stage import WarehouseStage, received_samples
 from streams.codecs.avro import MAGIC, AvroDecodeError, default_store
-from streams.codecs.wire import WireFormat
+from streams.codecs.wire import CONFLUENT_FIRST, CONFLUENT_HEADER_SIZE, WireFormat
 from streams.errors import WarehouseError
 from streams.metrics import COUNTERS, Metric
 from streams.publisher import Publisher
@@ -65,6 +67,7 @@ class _Schema:
     fingerprint: bytes
     schema_json: bytes
     mappings: Sequence[TableMapping]
+    header_size: int  # the framing's: the body follows it
 
 
 class WarehouseSinkStage(WarehouseStage):
@@ -78,7 +81,8 @@ class WarehouseSinkStage(WarehouseStage):
         self.engine: AvroWarehouse | None = (
             warehouse if isinstance(warehouse, AvroWarehouse) else None
         )
-        # Single-object header (C3 01 + fingerprint) -> its mapped schema; only known ones.
+        # Framing header (single-object: C3 01 + fingerprint; Confluent: 00 + schema id) -> its
+        # mapped schema; only known ones.
         self._schemas: dict[bytes, _Schema] = {}
         # Messages of this batch already dead-lettered: a face refused for face_captures is
         # refused for face_vectors as well, and goes to the dead-letter topic once.
@@ -92,10 +96,11 @@ class WarehouseSinkStage(WarehouseStage):
         groups: dict[bytes, list[Any]] = {}
         for message in messages:
             value = message.value() or b""
-            if self.engine is not None and self._mapped(value[:10]) is not None:
-                group = groups.get(value[:10])
+            header = value[: CONFLUENT_HEADER_SIZE if value[:1] == CONFLUENT_FIRST else 10]
+            if self.engine is not None and self._mapped(header, value) is not None:
+                group = groups.get(header)
                 if group is None:
-                    group = groups[value[:10]] = []
+                    group = groups[header] = []
                 group.append(message)
                 continue
             try:
@@ -119,21 +124,31 @@ class WarehouseSinkStage(WarehouseStage):
         for header, group in groups.items():
             self._prepare_group(self._schemas[header], group)
 
-    def _mapped(self, header: bytes) -> _Schema | None:
+    def _mapped(self, header: bytes, value: bytes) -> _Schema | None:
         schema = self._schemas.get(header)
-        if schema is not None or len(header) < 10 or header[:2] != MAGIC:
+        if schema is not None:
             return schema
-        version = default_store().by_fingerprint.get(header[2:])
+        if header[:1] == CONFLUENT_FIRST and len(header) == CONFLUENT_HEADER_SIZE:
+            # The registry is asked once per id; one that cannot be reached stops the worker.
+            version = self.wire.confluent_version(value)
+        elif len(header) == 10 and header[:2] == MAGIC:
+            version = default_store().by_fingerprint.get(header[2:])
+        else:
+            version = None
         if version is None or version.name not in MAPPINGS_OF_RECORD:
             return None  # decoded in Python, which dead-letters it or stores it as rows
         schema = _Schema(
-            version.fingerprint, writer_schema_json(version), MAPPINGS_OF_RECORD[version.name]
+            version.fingerprint,
+            writer_schema_json(version),
+            MAPPINGS_OF_RECORD[version.name],
+            len(header),
         )
         self._schemas[header] = schema
         return schema
 
     def _prepare_group(self, schema: _Schema, messages: list[Any]) -> None:
-        data = container(schema.schema_json, [m.value()[10:] for m in messages])
+        start = schema.header_size
+        data = container(schema.schema_json, [m.value()[start:] for m in messages])
         positions = [(m.topic(), m.partition(), m.offset()) for m in messages]
         # The engine maps the bodies unread: a few are decoded here for their received_at.
         received = received_samples(messages, self._received_at)

@@ -44,6 +44,8 @@ from streams.codecs.avro import (
     record_name,
 )
 from streams.codecs.compiled import Reader, Writer
+from streams.codecs.wire import CONFLUENT_HEADER_SIZE as HEADER_SIZE
+from streams.codecs.wire import CONFLUENT_MAGIC as MAGIC_BYTE
 
 __all__ = [
     "HEADER_SIZE",
@@ -57,9 +59,6 @@ __all__ = [
     "schema_json",
     "subject_for",
 ]
-
-MAGIC_BYTE = 0
-HEADER_SIZE = 5  # magic byte + 4-byte schema id
 
 
 class ConfluentCodecError(ValueError):
@@ -130,6 +129,7 @@ class _Reading:
     writer_schema: Any
     reader_schema: Any  # None when no resolution is needed
     datum_reader: Reader | None = None  # compiled reader to plain values, or None: fastavro
+    version: SchemaVersion | None = None  # the repository version the writer schema is, if any
 
 
 def _one_line(exc: BaseException) -> str:
@@ -239,6 +239,12 @@ class ConfluentCodec:
         assert isinstance(datum, dict)
         return datum
 
+    def repository_version(self, data: bytes) -> SchemaVersion | None:
+        """The repository version that the writer schema of these Confluent-framed bytes is,
+        or None for a writer schema outside the repository; errors as :meth:`decode`."""
+        schema_id = schema_id_of(data)
+        return (self._reading.get(schema_id) or self._lookup(schema_id)).version
+
     def _read(
         self, data: bytes | bytearray | memoryview, *, models: bool
     ) -> tuple[int, _Reading, Any]:
@@ -329,10 +335,13 @@ class ConfluentCodec:
         ``in_repo``, else a schema outside the repository for the record of ``version``."""
         newest = self.store.latest[version.name].schema
         model = MODELS[version.name]
+        known = version if in_repo else None
         if in_repo:
             reader = self.store.reader(version.fingerprint)
             if reader is not None:
                 datum_reader = self.store.datum_reader(version.fingerprint)
-                return _Reading(model, version.name, reader, writer_schema, None, datum_reader)
+                return _Reading(
+                    model, version.name, reader, writer_schema, None, datum_reader, known
+                )
         resolve_to = None if writer_schema is newest else newest
-        return _Reading(model, version.name, None, writer_schema, resolve_to)
+        return _Reading(model, version.name, None, writer_schema, resolve_to, version=known)

@@ -15,10 +15,12 @@ from streams.codecs import avro
 from streams.settings import Settings
 
 if TYPE_CHECKING:
+    from streams.codecs.avro import SchemaVersion
     from streams.codecs.confluent import ConfluentCodec
 
 CONFLUENT_MAGIC = 0
-_CONFLUENT_FIRST = bytes([CONFLUENT_MAGIC])
+CONFLUENT_FIRST = bytes([CONFLUENT_MAGIC])
+CONFLUENT_HEADER_SIZE = 5  # the magic byte and a 4-byte schema id
 
 
 class WireFormat:
@@ -36,16 +38,25 @@ class WireFormat:
         return avro.encode(event)
 
     def decode(self, data: bytes) -> BaseModel:
-        if data[:1] == _CONFLUENT_FIRST:
+        if data[:1] == CONFLUENT_FIRST:
             return self._registry_codec().decode(data)
         return avro.decode(data)
 
     def decode_datum(self, data: bytes) -> dict[str, Any]:
         """The record as plain values (``avro.decode_datum``), for consumers that need no
         models."""
-        if data[:1] == _CONFLUENT_FIRST:
+        if data[:1] == CONFLUENT_FIRST:
             return self._registry_codec().decode_datum(data)
         return avro.decode_datum(data)
+
+    def confluent_version(self, data: bytes) -> SchemaVersion | None:
+        """For Confluent-framed bytes, the repository version their writer schema is; None when
+        it is not one, or the bytes cannot be read (decoding them says why). RegistryError when
+        the registry cannot be asked."""
+        try:
+            return self._registry_codec().repository_version(data)
+        except avro.AvroDecodeError:
+            return None
 
     def _registry_codec(self) -> ConfluentCodec:
         if self._confluent is None:

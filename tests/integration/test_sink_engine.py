@@ -17,7 +17,8 @@ from streams.agents.sink import STAGE, WarehouseSinkStage
 from streams.canonical import DeadLetter
 from streams.codecs import avro
 from streams.codecs.avro import MAGIC, default_store
-from streams.codecs.wire import WireFormat
+from streams.codecs.confluent import ConfluentCodec
+from streams.codecs.wire import WireFormat, wire_format
 from streams.deadletter_tools import LetterFilter, replay_dead_letters
 from streams.errors import WarehouseError
 from streams.kafka_admin import ensure_topics
@@ -107,6 +108,52 @@ def test_an_outage_is_retried_and_nothing_is_dead_lettered(
 
     assert _plates(migrated_warehouse) == sorted(f"p{i}" for i in range(11))
     assert COUNTERS.get(Metric.DEAD_LETTERS, STAGE) == letters_before
+
+
+def test_confluent_framed_captures_are_mapped_by_the_engine_too(
+    settings: Settings,
+    migrated_warehouse: EmbeddedWarehouse,
+    schema_registry_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    framed = settings.model_copy(update={"schema_registry_url": schema_registry_url})
+    ensure_topics(framed)
+    codec = ConfluentCodec(schema_registry_url)
+    plates = [codec.encode(_plate(i), framed.topic(topics.UNIQUE_PLATES.name)) for i in range(6)]
+    face = codec.encode(_face(128), framed.topic(topics.UNIQUE_FACES.name))
+    truncated = codec.encode(_plate(90), framed.topic(topics.UNIQUE_PLATES.name))[:-4]
+    _produce(framed, topics.UNIQUE_PLATES, plates)
+    _produce(framed, topics.UNIQUE_FACES, [face])
+    first = _consume_all(framed, [topics.UNIQUE_PLATES, topics.UNIQUE_FACES], 7)
+    _produce(framed, topics.UNIQUE_PLATES, [truncated])
+    everything = _consume_all(framed, [topics.UNIQUE_PLATES, topics.UNIQUE_FACES], 8)
+    second = [m for m in everything if m.value() == truncated]
+    assert len(second) == 1
+    as_rows: list[str] = []  # tables given rows decoded in Python
+    insert_rows = migrated_warehouse.insert
+
+    def recording(table: str, rows: Sequence[Row], *, dedup_token: str | None = None) -> int:
+        as_rows.append(table)
+        return insert_rows(table, rows, dedup_token=dedup_token)
+
+    monkeypatch.setattr(migrated_warehouse, "insert", recording)
+    stage = WarehouseSinkStage(framed, migrated_warehouse, Publisher(framed), wire_format(framed))
+    letters_before = COUNTERS.get(Metric.DEAD_LETTERS, STAGE)
+
+    stage.process(first)
+    stage.flush(threading.Event())
+    assert as_rows == []  # every body went to the engine
+    assert _plates(migrated_warehouse) == [f"p{i}" for i in range(6)]
+    for table in ("face_captures", "face_vectors"):
+        assert migrated_warehouse.query(f"SELECT event_id FROM {table}") == [  # noqa: S608
+            {"event_id": "f128"}
+        ]
+
+    # a body cut short: the engine refuses its group, Python decoding dead-letters it
+    stage.process(second)
+    stage.flush(threading.Event())
+    assert COUNTERS.get(Metric.DEAD_LETTERS, STAGE) == letters_before + 1
+    assert _plates(migrated_warehouse) == [f"p{i}" for i in range(6)]
 
 
 class RowsOnly:
