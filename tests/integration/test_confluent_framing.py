@@ -255,3 +255,32 @@ def test_registry_rejecting_a_schema_is_a_one_line_error(
     newest = STORE.latest[avro.record_name(PlateCapture)].version
     assert f"rejected streams.canonical.PlateCapture v{newest}" in message
     assert subject_for(to) in message
+
+
+@pytest.mark.integration
+def test_the_registry_accepts_each_schema_version_after_the_one_before(
+    schema_registry_url: str,
+) -> None:
+    """A second opinion on the repository's own compatibility check (tests/schemas): the
+    registry's checker, at BACKWARD, takes every version of every record after its predecessor,
+    and refuses a breaking change."""
+    admin = SchemaRegistryClient({"url": schema_registry_url})
+    checked = 0
+    for versions in STORE.versions.values():
+        subject = subject_for(topic())
+        admin.set_compatibility(subject, "BACKWARD")
+        for n, version in enumerate(versions):
+            if n:
+                new = Schema(schema_json(version), "AVRO")
+                assert admin.test_compatibility(subject, new), f"{version.name} v{version.version}"
+                checked += 1
+            admin.register_schema(subject, Schema(schema_json(version), "AVRO"))
+    assert checked == sum(len(v) - 1 for v in STORE.versions.values()) > 0
+
+    plate = json.loads(schema_json(STORE.latest[avro.record_name(PlateCapture)]))
+    plate["fields"].append({"name": "severity", "type": "int"})  # no default: breaks readers
+    breaking = Schema(json.dumps(plate), "AVRO")
+    subject = subject_for(topic())
+    admin.set_compatibility(subject, "BACKWARD")
+    admin.register_schema(subject, Schema(schema_json(STORE.latest[plate["name"]]), "AVRO"))
+    assert not admin.test_compatibility(subject, breaking)
