@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from streams import topics
+from streams.codecs.confluent import RegistryError
 from streams.codecs.wire import WireFormat
 from streams.correlate.records import WatchlistEntry
 from streams.correlate.watchlist import Watchlist
@@ -74,6 +75,8 @@ class WatchlistFollower:
             else:
                 try:
                     entry = self.wire.decode(value)
+                except RegistryError:
+                    raise  # skipping the entry would miss its alerts: stop instead
                 except ValueError as exc:
                     log.warning("watchlist entry %s cannot be read: %s", key, exc)
                     continue

@@ -30,6 +30,7 @@ from streams.agents.changelog import Changelog, PartitionedRules
 from streams.agents.input_time import IdleClock, InputClock
 from streams.canonical import Alarm, FaceCapture, PlateCapture
 from streams.codecs import avro
+from streams.codecs.confluent import RegistryError
 from streams.codecs.wire import WireFormat
 from streams.correlate.config import RuleConfig
 from streams.correlate.pipeline import AreaRules, DeviceRules, Outputs, PlateRules
@@ -154,6 +155,8 @@ class RuleStage(Generic[P]):
         """The record of a message, or None after dead-lettering what cannot be read."""
         try:
             return self.wire.decode(message.value() or b"")
+        except RegistryError:
+            raise  # not a bad record: the worker stops, and the batch is read again
         except ValueError as exc:
             letter = deadletters.of_message(
                 message,

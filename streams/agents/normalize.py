@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams import deadletters, topics
+from streams.codecs.confluent import RegistryError
 from streams.codecs.wire import WireFormat
 from streams.deadletters import DeadLetterRatio
 from streams.metrics import COUNTERS, Metric
@@ -84,6 +85,8 @@ class NormalizeStage:
             for event in result.events:
                 try:
                     value = self.wire.encode(event, self.output[event.kind])
+                except RegistryError:
+                    raise  # not bad data: the worker stops, and the payload is read again
                 except ValueError as exc:  # a value the wire format cannot carry: lose nothing
                     reasons.append(f"{source}: event {event.event_id} cannot be encoded: {exc}")
                     continue
