@@ -1,8 +1,9 @@
 """A schema registry that stops answering is not bad data: the worker stops and says so, and
-nothing is dead-lettered or committed in its place (real broker, real registry)."""
+nothing is dead-lettered, skipped or committed in its place (real broker, real registry)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,45 +30,64 @@ def _push(settings: Settings, body: bytes, topic: str = raw_topic_name("gat1400"
     assert producer.flush(15) == 0
 
 
-def test_a_registry_outage_stops_the_worker_instead_of_dead_lettering(
-    settings: Settings, tmp_path: Path
-) -> None:
+def _outage(
+    settings: Settings,
+    tmp_path: Path,
+    stages: str,
+    before: Callable[[Settings, WorkerProcess], None],
+    after: Callable[[Settings], None],
+) -> tuple[Settings, str]:
+    """A worker of ``stages`` on a registry of its own: ``before`` runs while the registry
+    answers, ``after`` once it is stopped; the worker must then exit with an error naming the
+    registry. Returns its settings and its log."""
     registry = LocalRegistry(tmp_path / "registry", port=free_port())
     registry.up()
     try:
         framed = settings.model_copy(
-            update={"schema_registry_url": registry.url, "worker_stages": "normalize"}
+            update={"schema_registry_url": registry.url, "worker_stages": stages}
         )
         ensure_topics(framed)
         worker = WorkerProcess(framed, tmp_path / "worker.log").start()
-        letters = framed.topic(topics.DEAD_LETTERS.name)
-        plates = framed.topic(topics.PLATE_CAPTURES.name)
         try:
-            # While the registry answers: a bad payload is dead-lettered, plates pass
-            _push(framed, b"{not json")
-            _push(framed, (FIXTURES / "motor_vehicles.json").read_bytes())
-            worker.wait_for(
-                lambda: (
-                    len(topic_values(framed, letters)) == 1
-                    and len(topic_values(framed, plates)) == 2
-                ),
-                60,
-                "the dead letter and the plates written",
-            )
+            before(framed, worker)
             registry.down()
-            # The first face needs its subject registered: the registry is gone
-            _push(framed, (FIXTURES / "faces.json").read_bytes())
+            after(framed)
             assert worker.process is not None
             worker.process.wait(60)
         finally:
             code = worker.stop()
     finally:
         registry.down()
-
-    assert code != 0
     log = worker.log.read_text(errors="replace")
+    assert code != 0
     assert f"schema registry {registry.url} unreachable" in log
-    assert len(topic_values(framed, letters)) == 1  # the face payload was not taken for bad data
+    return framed, log
+
+
+def _letters(settings: Settings) -> int:
+    return len(topic_values(settings, settings.topic(topics.DEAD_LETTERS.name)))
+
+
+def test_a_registry_outage_stops_the_worker_instead_of_dead_lettering(
+    settings: Settings, tmp_path: Path
+) -> None:
+    def before(framed: Settings, worker: WorkerProcess) -> None:
+        # While the registry answers: a bad payload is dead-lettered, plates pass
+        _push(framed, b"{not json")
+        _push(framed, (FIXTURES / "motor_vehicles.json").read_bytes())
+        plates = framed.topic(topics.PLATE_CAPTURES.name)
+        worker.wait_for(
+            lambda: _letters(framed) == 1 and len(topic_values(framed, plates)) == 2,
+            60,
+            "the dead letter and the plates written",
+        )
+
+    def after(framed: Settings) -> None:
+        # The first face needs its subject registered: the registry is gone
+        _push(framed, (FIXTURES / "faces.json").read_bytes())
+
+    framed, _log = _outage(settings, tmp_path, "normalize", before, after)
+    assert _letters(framed) == 1  # the face payload was not taken for bad data
     assert topic_values(framed, framed.topic(topics.FACE_CAPTURES.name)) == []
     raw = [framed.topic(raw_topic_name("gat1400"))]
     assert committed_lag(framed, "normalize", raw) == 1  # read again once the registry is back
@@ -79,34 +99,17 @@ def test_a_registry_outage_stops_the_dedup_stage_instead_of_dropping_records(
 ) -> None:
     """A capture the stage cannot read would be dead-lettered; a watchlist entry, skipped (and
     its alerts missed): neither when it is the registry that cannot be asked."""
-    registry = LocalRegistry(tmp_path / "registry", port=free_port())
-    registry.up()
-    try:
-        framed = settings.model_copy(
-            update={"schema_registry_url": registry.url, "worker_stages": "dedup"}
-        )
-        ensure_topics(framed)
-        worker = WorkerProcess(framed, tmp_path / "worker.log").start()
-        letters = framed.topic(topics.DEAD_LETTERS.name)
-        try:
-            # While the registry answers, a schema id it does not know is bad data
-            _push(framed, frame_header(2_000_000_001) + b"\x00", topics.PLATE_CAPTURES.name)
-            worker.wait_for(
-                lambda: len(topic_values(framed, letters)) == 1, 60, "the dead letter written"
-            )
-            registry.down()
-            # Once it is gone, an id the worker has not looked up cannot be told bad or good
-            _push(framed, frame_header(2_000_000_002) + b"\x00", spec.name)
-            assert worker.process is not None
-            worker.process.wait(60)
-        finally:
-            code = worker.stop()
-    finally:
-        registry.down()
 
-    assert code != 0
-    log = worker.log.read_text(errors="replace")
-    assert f"schema registry {registry.url} unreachable" in log
-    assert len(topic_values(framed, letters)) == 1
+    def before(framed: Settings, worker: WorkerProcess) -> None:
+        # While the registry answers, a schema id it does not know is bad data
+        _push(framed, frame_header(2_000_000_001) + b"\x00", topics.PLATE_CAPTURES.name)
+        worker.wait_for(lambda: _letters(framed) == 1, 60, "the dead letter written")
+
+    def after(framed: Settings) -> None:
+        # Once it is gone, an id the worker has not looked up cannot be told bad or good
+        _push(framed, frame_header(2_000_000_002) + b"\x00", spec.name)
+
+    framed, _log = _outage(settings, tmp_path, "dedup", before, after)
+    assert _letters(framed) == 1
     if spec is topics.PLATE_CAPTURES:
         assert committed_lag(framed, "dedup", [framed.topic(spec.name)]) == 1
