@@ -46,6 +46,7 @@ from streams.codecs.avro import (
 from streams.codecs.compiled import Reader, Writer
 from streams.codecs.wire import CONFLUENT_HEADER_SIZE as HEADER_SIZE
 from streams.codecs.wire import CONFLUENT_MAGIC as MAGIC_BYTE
+from streams.errors import UserError
 
 __all__ = [
     "HEADER_SIZE",
@@ -69,8 +70,9 @@ class ConfluentDecodeError(ConfluentCodecError, AvroDecodeError):
     """Bytes that are not a Confluent-framed canonical event this code can read."""
 
 
-class RegistryError(ConfluentCodecError):
-    """The schema registry is unreachable, answered something unexpected or rejected a schema."""
+class RegistryError(ConfluentCodecError, UserError):
+    """The schema registry is unreachable, answered something unexpected or rejected a schema.
+    Never a fault of the record at hand: the CLI prints it as one line, and a worker stops."""
 
 
 def frame_header(schema_id: int) -> bytes:

@@ -17,7 +17,7 @@ from streams.localregistry import LocalRegistry
 from streams.settings import Settings
 from streams.topics import raw_topic_name
 from tests.integration.kafka_reading import committed_lag, topic_values
-from tests.integration.worker_process import WorkerProcess
+from tests.integration.worker_process import WorkerProcess, streams_cli
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +113,16 @@ def test_a_registry_outage_stops_the_dedup_stage_instead_of_dropping_records(
     assert _letters(framed) == 1
     if spec is topics.PLATE_CAPTURES:
         assert committed_lag(framed, "dedup", [framed.topic(spec.name)]) == 1
+
+
+def test_the_cli_reports_an_unreachable_registry_in_one_line(settings: Settings) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    framed = settings.model_copy(update={"schema_registry_url": closed})
+    ensure_topics(framed)
+    _push(framed, frame_header(7) + b"\x00", topics.ALERTS.name)
+
+    done = streams_cli(framed, "alerts", "tail", "--from-beginning", "--limit", "1")
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == done.stderr.strip().splitlines()[-1]  # one line, no traceback
+    assert done.stderr.startswith(f"streams: error: schema registry {closed} unreachable")
