@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from streams.local_process import running_pid, stop_process
 from streams.localkafka import free_port
-from streams.localregistry import LocalRegistry, LocalRegistryError
+from streams.localregistry import RUNNER, LocalRegistry, LocalRegistryError
 from streams.warehouse.embedded import EmbeddedWarehouse
 from streams.warehouse.migrations import migrate
 
@@ -39,6 +40,9 @@ def _get(url: str) -> tuple[int, Any]:
 def schema_registry_url() -> Iterator[str]:
     if REGISTRY_URL is None:
         registry = LocalRegistry(ROOT / ".local" / "test-registry", port=free_port())
+        left = running_pid(registry.pid_file, str(RUNNER))  # by a session that was killed
+        if left is not None:
+            stop_process(left, timeout=30)
         try:
             registry.up()
         except LocalRegistryError as exc:
