@@ -14,12 +14,16 @@ from streams.localkafka import LocalKafka, LocalKafkaError, free_port
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
+# The test broker's client port (its controller takes the next one): below the ports the system
+# gives outgoing connections, one of which could otherwise hold it when the broker binds, and
+# below the ones free_port() hands out.
+TEST_KAFKA_PORT = 19092
 
 
 @pytest.fixture(scope="session")
 def kafka_broker() -> Iterator[LocalKafka]:
     """A real broker for the whole test session; failing to start fails the tests (no skip)."""
-    port = int(os.environ.get("STREAMS_TEST_KAFKA_PORT", "39092"))
+    port = int(os.environ.get("STREAMS_TEST_KAFKA_PORT", str(TEST_KAFKA_PORT)))
     broker = LocalKafka(ROOT / ".local" / "test-kafka", port=port, heap_mb=512)
     broker.down()
     broker.wipe()

@@ -15,6 +15,7 @@ from streams.localkafka import (
     free_port,
     port_is_free,
 )
+from tests.conftest import TEST_KAFKA_PORT
 
 
 def test_stale_pid_file_of_a_dead_process_is_removed(tmp_path: Path) -> None:
@@ -60,3 +61,10 @@ def test_free_ports_are_below_the_range_outgoing_connections_take_theirs_from() 
     for port in ports:
         with socket.socket() as sock:  # and really free
             sock.bind(("127.0.0.1", port))
+
+
+def test_the_test_brokers_ports_are_out_of_reach_of_outgoing_connections_and_free_port() -> None:
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    broker = LocalKafka(Path("unused"), port=TEST_KAFKA_PORT)
+    for port in (broker.port, broker.controller_port):
+        assert port < min(low, SERVER_PORTS_LOW)
