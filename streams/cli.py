@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from streams.errors import UserError
 from streams.settings import Settings, load_settings
@@ -25,52 +25,48 @@ def _local_kafka(settings: Settings) -> LocalKafka:
     return development_broker(settings)
 
 
+class _LocalService(Protocol):
+    def up(self) -> bool: ...
+    def down(self) -> bool: ...
+    def running_pid(self) -> int | None: ...
+    def log_tail(self, lines: int = 15) -> str: ...
+
+
+def _dev_service(
+    args: argparse.Namespace, service: _LocalService, name: str, where: str, started: str
+) -> int:
+    """``streams dev SERVICE up|down|status|logs``; ``started`` is said after a start."""
+    if args.action == "up":
+        state = "started" if service.up() else "already running"
+        print(f"{name} {state} at {where} (pid {service.running_pid()}); {started}")
+    elif args.action == "down":
+        print(f"{name} stopped" if service.down() else f"{name} was not running")
+    elif args.action == "status":
+        pid = service.running_pid()
+        if pid is None:
+            print(f"{name} is not running")
+            return 1
+        print(f"{name} running at {where} (pid {pid})")
+    elif args.action == "logs":
+        print(service.log_tail(args.lines))
+    return 0
+
+
 def cmd_dev_kafka(args: argparse.Namespace, settings: Settings) -> int:
     broker = _local_kafka(settings)
-    if args.action == "up":
-        started = broker.up()
-        state = "started" if started else "already running"
-        print(
-            f"kafka {state} at {broker.bootstrap} (pid {broker.running_pid()}, data {broker.home})"
-        )
-    elif args.action == "down":
-        stopped = broker.down()
-        print("kafka stopped" if stopped else "kafka was not running")
-        if args.wipe:
-            broker.wipe()
-            print(f"removed {broker.home}")
-    elif args.action == "status":
-        pid = broker.running_pid()
-        if pid is None:
-            print("kafka is not running")
-            return 1
-        print(f"kafka running at {broker.bootstrap} (pid {pid})")
-    elif args.action == "logs":
-        print(broker.log_tail(args.lines))
-    return 0
+    code = _dev_service(args, broker, "kafka", broker.bootstrap, f"data in {broker.home}")
+    if args.action == "down" and args.wipe:
+        broker.wipe()
+        print(f"removed {broker.home}")
+    return code
 
 
 def cmd_dev_registry(args: argparse.Namespace, settings: Settings) -> int:
     from streams.localregistry import development_registry
 
     registry = development_registry(settings)
-    if args.action == "up":
-        started = registry.up()
-        state = "started" if started else "already running"
-        print(f"schema registry {state} at {registry.url} (pid {registry.running_pid()})")
-        print(f"use it with STREAMS_SCHEMA_REGISTRY_URL={registry.url}")
-    elif args.action == "down":
-        stopped = registry.down()
-        print("schema registry stopped" if stopped else "schema registry was not running")
-    elif args.action == "status":
-        pid = registry.running_pid()
-        if pid is None:
-            print("schema registry is not running")
-            return 1
-        print(f"schema registry running at {registry.url} (pid {pid})")
-    elif args.action == "logs":
-        print(registry.log_tail(args.lines))
-    return 0
+    use = f"use it with STREAMS_SCHEMA_REGISTRY_URL={registry.url}"
+    return _dev_service(args, registry, "schema registry", registry.url, use)
 
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:

@@ -74,3 +74,13 @@ def process_alive(pid: int) -> bool:
         return stat.read_text().split()[2] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def stop_by_pid_file(pid_file: Path, pid: int | None, timeout: float) -> bool:
+    """Stop the service whose running pid (from ``pid_file``) is ``pid`` and remove the file;
+    False if it was not running."""
+    if pid is None:
+        return False
+    stop_process(pid, timeout)
+    pid_file.unlink(missing_ok=True)
+    return True

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streams.errors import UserError
-from streams.local_process import maven_package, process_alive, running_pid, stop_process
+from streams.local_process import maven_package, process_alive, running_pid, stop_by_pid_file
 
 if TYPE_CHECKING:
     from streams.settings import Settings
@@ -240,12 +240,7 @@ class LocalKafka:
 
     def down(self, timeout: float = 30.0) -> bool:
         """Stop the broker (SIGTERM, then SIGKILL). False if it was not running."""
-        pid = self.running_pid()
-        if pid is None:
-            return False
-        stop_process(pid, timeout)
-        self.pid_file.unlink(missing_ok=True)
-        return True
+        return stop_by_pid_file(self.pid_file, self.running_pid(), timeout)
 
     def log_tail(self, lines: int = 15) -> str:
         texts = []
