@@ -18,12 +18,15 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from streams.errors import BrokerUnavailable
+from streams.log_repeats import condense
 from streams.settings import Settings
 from streams.topics import ALL_TOPICS, TopicSpec
 
-# librdkafka reports transient broker states (e.g. coordinator loading) that it retries itself.
+# librdkafka reports transient broker states (e.g. coordinator loading) that it retries itself,
+# and every client reports every reconnect attempt while a broker is down: repeats condensed.
 LIBRDKAFKA_LOGGER = logging.getLogger("streams.librdkafka")
 LIBRDKAFKA_LOGGER.setLevel(logging.ERROR)
+condense([LIBRDKAFKA_LOGGER])
 log = logging.getLogger(__name__)
 
 

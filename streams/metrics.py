@@ -263,6 +263,13 @@ class Metric(StrEnum):
         "Input partitions a stage leaves unread for now because it read them too far ahead "
         "in event time of the slowest input of their partition (catching up a backlog).",
     )
+    LOG_RECORDS_CONDENSED = (
+        "streams_log_records_condensed_total",
+        _C,
+        ("logger",),
+        "Log records not written because they repeat one written less than 30 s before "
+        "(Kafka clients retrying an unreachable broker); the next one says how many.",
+    )
     # -- search API --------------------------------------------------------------------------
     API_SEARCHES = (
         "streams_api_searches_total",

@@ -48,7 +48,12 @@ def run_worker(settings: Settings, loglevel: str = "warn", with_api: bool = Fals
 
     selected_stages(settings)  # a bad list is reported before anything starts
     warehouse = prepare_worker(settings)
+    import aiokafka  # noqa: F401  (its loggers exist once its modules are loaded)
     import faust
+
+    from streams.log_repeats import condense, loggers_under
+
+    condense(loggers_under("aiokafka"))  # faust's clients retrying a broker that is down
 
     from streams import runtime
     from streams.agents import build_stages
