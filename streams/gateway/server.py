@@ -30,11 +30,13 @@ from confluent_kafka import KafkaException
 
 from streams.gateway import viid
 from streams.gateway.producer import RawProducer, Readiness
+from streams.log_repeats import condense
 from streams.metrics import CONTENT_TYPE, COUNTERS, GAUGES, HISTOGRAMS, Metric, render
 from streams.settings import Settings
 from streams.topics import SOURCES, raw_topic_name
 
 log = logging.getLogger(__name__)
+condense([log])
 
 # Received time of a replayed payload, epoch milliseconds; honoured only with the setting
 # ``gateway_replay_clock`` (a replay keeps recorded traffic's event time consistent).
@@ -108,7 +110,14 @@ class Gateway:
             await asyncio.wait_for(future, self.settings.kafka_timeout_seconds)
         except (KafkaException, TimeoutError) as exc:
             COUNTERS.add(Metric.GATEWAY_BACKPRESSURE, source)
-            log.warning("payload from %s not delivered to Kafka: %s", key, exc)
+            reason = (
+                f"no acknowledgement within {self.settings.kafka_timeout_seconds:g}s"
+                if isinstance(exc, TimeoutError)
+                else str(exc)
+            )
+            # Not naming the device: in an outage every push fails alike, and the repeats are
+            # condensed into one line per 30 s.
+            log.warning("a %s payload was not delivered to Kafka: %s", source, reason)
             return web.json_response(
                 {"error": "the broker did not take the payload"},
                 status=503,

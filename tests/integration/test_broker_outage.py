@@ -1,11 +1,14 @@
 """The broker dies (SIGKILL) in the middle of the stream and comes back: the worker keeps running,
-every result comes out as without the outage, and the log says so in a few lines.
+every result comes out as without the outage, and the log says so in a few lines; the gateway
+turns pushes away meanwhile and takes them again after.
 
 The test has a broker of its own (the session's is shared by every test).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import signal
 import time
@@ -15,12 +18,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import ClientSession
 
+from streams.demo_payloads import demo_payloads
+from streams.gateway.producer import BROKER_CHECK_SECONDS
+from streams.kafka_admin import ensure_topics
 from streams.localkafka import LocalKafka, free_port, port_is_free
 from streams.settings import Settings
-from streams.topics import ALERTS
+from streams.topics import ALERTS, raw_topic_name
 from tests.integration.correlate_flow import prepared, produce, read_unique
-from tests.integration.kafka_reading import read_topic
+from tests.integration.gateway_server import serve_gateway
+from tests.integration.kafka_reading import read_topic, topic_values
 from tests.integration.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -87,10 +95,10 @@ def test_a_broker_outage_changes_no_result_and_the_log_stays_short(
     worker = WorkerProcess(settings, log).start()
     try:
         worker.wait_for(
-            lambda: worker.get("/stats")[1]["counters"]
-            .get("streams_captures_in_total", {})
-            .get("", 0)
-            >= cut,
+            lambda: (
+                worker.get("/stats")[1]["counters"].get("streams_captures_in_total", {}).get("", 0)
+                >= cut
+            ),
             60,
             "reading the first half",
         )
@@ -127,3 +135,57 @@ def test_a_broker_outage_changes_no_result_and_the_log_stays_short(
     assert during < MAX_LOG_LINES_DURING_OUTAGE, f"{during} log lines in a {OUTAGE_SECONDS}s outage"
     condensed = stats["counters"]["streams_log_records_condensed_total"]
     assert condensed.get("streams.librdkafka", 0) > 0, condensed
+
+
+def test_the_gateway_turns_pushes_away_during_an_outage_and_takes_them_again_after(
+    own_broker: LocalKafka, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(
+        kafka_bootstrap_servers=own_broker.bootstrap,
+        topic_prefix=f"g{uuid.uuid4().hex[:8]}.",
+        topic_partitions=2,
+        kafka_timeout_seconds=2.0,
+        local_dir=tmp_path / "local",
+    )
+    ensure_topics(settings)
+    bodies = [body for source, _device, body in demo_payloads(per_source=8) if source == "gat1400"]
+    results: list[tuple[str, int, str | None]] = []
+
+    async def scenario(session: ClientSession, base: str) -> None:
+        async def push(phase: str, body: bytes) -> None:
+            async with session.post(base + "/push/gat1400", data=body) as response:
+                results.append((phase, response.status, response.headers.get("Retry-After")))
+
+        async def ready() -> int:
+            async with session.get(base + "/readyz") as response:
+                return response.status
+
+        await push("before", bodies[0])
+        await asyncio.to_thread(_kill, own_broker)
+        for body in bodies[1:4]:
+            await push("down", body)
+        await asyncio.sleep(BROKER_CHECK_SECONDS)  # readiness asks the broker again
+        results.append(("down", await ready(), None))
+        await asyncio.to_thread(own_broker.up, 120)
+        deadline = time.monotonic() + 60
+        while await ready() != 200:
+            assert time.monotonic() < deadline, "the gateway never became ready again"
+            await asyncio.sleep(1)
+        for body in bodies[4:]:
+            await push("after", body)
+
+    with caplog.at_level(logging.WARNING, logger="streams.gateway.server"):
+        serve_gateway(settings, scenario)
+
+    assert results[0] == ("before", 200, None)
+    assert [(p, s, r) for p, s, r in results if p == "down"] == [("down", 503, "5")] * 3 + [
+        ("down", 503, None)
+    ]
+    assert [s for p, s, _r in results if p == "after"] == [200] * (len(bodies) - 4)
+    # Every payload answered 200 is on the raw topic (a payload turned away may follow later:
+    # it stayed in the producer's queue, and the sender's retry is then a duplicate).
+    stored = set(topic_values(settings, settings.topic(raw_topic_name("gat1400"))))
+    assert {bodies[0], *bodies[4:]} <= stored
+    # One line for the three failed pushes, with the reason.
+    failed = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
+    assert failed == ["a gat1400 payload was not delivered to Kafka: no acknowledgement within 2s"]
