@@ -90,6 +90,13 @@ class Metric(StrEnum):
         "Records sent to the dead-letter topic: origin is the source of a payload the normalize "
         "stage refused, or the stage that could not read a record.",
     )
+    CLOCK_AHEAD = (
+        "streams_clock_ahead_events_total",
+        _C,
+        ("source",),
+        "Events whose capture time lay more than STREAMS_CLOCK_AHEAD_LIMIT_SECONDS after their "
+        "receipt (a device clock set ahead): their receive time stands in.",
+    )
     SKIPPED = (
         "streams_payloads_skipped_total",
         _C,

@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     default_timezone: str = Field(
         "Asia/Shanghai", description="Zone of offset-less device times when the registry has none."
     )
+    clock_ahead_limit_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A capture stamped more than this after its receipt comes from a device "
+        "clock set ahead: its receive time stands in (the device's time is kept).",
+    )
     dead_letter_max_ratio: float = Field(
         0.5,
         gt=0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from streams.domain.devices import DeviceRegistry, DeviceRegistryError
@@ -26,4 +27,8 @@ def normalize_context(settings: Settings) -> Context:
             raise ConfigError(f"device registry {settings.devices_csv} does not exist") from None
         except DeviceRegistryError as exc:
             raise ConfigError(str(exc)) from None
-    return Context(devices=devices, default_zone=zone)
+    return Context(
+        devices=devices,
+        default_zone=zone,
+        clock_ahead_limit=timedelta(seconds=settings.clock_ahead_limit_seconds),
+    )

@@ -96,6 +96,8 @@ class NormalizeStage:
                 self._dead_letters(source, message, reasons)
             if result.skipped is not None:
                 COUNTERS.add(Metric.SKIPPED, source)
+            if result.clock_ahead:
+                COUNTERS.add(Metric.CLOCK_AHEAD, source, result.clock_ahead)
             ratio = self.ratios.get(source)
             if ratio is None:
                 ratio = self.ratios[source] = DeadLetterRatio(self.max_ratio, self.window)

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from streams.canonical import CanonicalEvent
 from streams.domain.devices import DeviceRegistry
+from streams.settings import Settings
+
+DEFAULT_CLOCK_AHEAD_LIMIT = timedelta(
+    seconds=Settings.model_fields["clock_ahead_limit_seconds"].default
+)
 
 
 class AdapterError(ValueError):
@@ -41,6 +46,7 @@ class Normalized:
     events: list[CanonicalEvent] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     skipped: str | None = None  # why a payload holds no event on purpose (heartbeat, keepalive)
+    clock_ahead: int = 0  # events given their receive time: their device's clock runs ahead
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class Context:
     devices: DeviceRegistry | None = None
     default_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # A capture time further than this past the receipt is a device clock set ahead.
+    clock_ahead_limit: timedelta = DEFAULT_CLOCK_AHEAD_LIMIT
 
     def zone_for(self, device_id: str | None) -> ZoneInfo:
         """The device's configured zone, else the default (Asia/Shanghai)."""
