@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -136,6 +136,8 @@ class CityConfig:
     cascade: float = 0.10
     # Share of devices whose clock is 1-4 s off.
     skewed_devices: float = 0.10
+    # Cameras whose clock runs 8 h ahead (a local wall clock sent as UTC).
+    clock_ahead_cameras: int = 1
     # Cameras that go offline and flush their buffered captures late.
     offline_cameras: int = 2
     # Share of payload lines that are malformed (truncated, garbage); at least 5 of them.
@@ -149,6 +151,10 @@ class CityConfig:
     @property
     def duration_seconds(self) -> float:
         return self.hours * 3600.0
+
+
+# The skew of a camera whose clock is set ahead: its local wall clock sent as UTC.
+CLOCK_AHEAD_SECONDS = 8 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -342,6 +348,11 @@ def build_cameras(rng: random.Random, config: CityConfig, roads: RoadNet) -> lis
 def build_layout(config: CityConfig) -> Layout:
     roads = build_roads(random.Random(f"{config.seed}:roads"), config.cameras, config.spread_km)
     cameras = build_cameras(random.Random(f"{config.seed}:cameras"), config, roads)
+    ahead = random.Random(f"{config.seed}:clocks").sample(
+        range(len(cameras)), min(config.clock_ahead_cameras, len(cameras))
+    )
+    for index in ahead:
+        cameras[index] = replace(cameras[index], skew=CLOCK_AHEAD_SECONDS)
     return Layout(config=config, roads=roads, cameras=cameras)
 
 

@@ -4,7 +4,8 @@ malformed payloads join them; the lines are sorted by ``at`` and numbered, and e
 track and alarm learns the lines that carry it.
 
 Times. A capture at true offset ``t`` is written with the device's clock, ``start + t + skew``,
-in the vendor's own encoding. An on-time payload is received 0.05-1.5 s after its capture; a
+in the vendor's own encoding (a camera whose clock is set ahead: 8 h ahead, which the pipeline
+takes for a zone error and corrects). An on-time payload is received 0.05-1.5 s after its capture; a
 buffered one at its camera's flush. Every line is checked against the pipeline's lateness
 (10 s between capture as reported and receipt): late exactly when buffered.
 """
@@ -31,6 +32,7 @@ from loadtest.captures import CaptureLine
 from loadtest.city import GAT1400, UNIVIEW, Camera, Layout
 from loadtest.traffic import Pass, Traffic, random_plate
 from loadtest.truth import TrueAlarm, TrueFace, TruePass
+from streams.vendors.clock_ahead import correction
 
 LATENESS = timedelta(seconds=10)  # streams.correlate.config.RuleConfig.lateness
 
@@ -345,6 +347,8 @@ def _passes(
         plate = vehicle.plate if readable else None
         entries = watched[vehicle.plate] if plate else ()
         captured = shot.when.replace(microsecond=0) if shot.camera.source == GAT1400 else shot.when
+        received = start + timedelta(seconds=round(emitter.best_at[index], 3))
+        captured -= correction(captured, received)[0]  # a clock set ahead, as the pipeline reads
         out.append(
             TruePass(
                 pass_id=p.pass_id,

@@ -232,6 +232,7 @@ _RATES: tuple[tuple[str, str], ...] = (
 )
 _COUNTS: tuple[tuple[str, str], ...] = (
     ("offline_cameras", "cameras that go offline and flush their buffer late"),
+    ("clock_ahead_cameras", "cameras whose clock runs 8 h ahead (local time sent as UTC)"),
     ("cloned_plates", "plates carried by two vehicles in far-apart districts"),
     ("convoys", "pairs of vehicles driving together (the leader is watchlisted)"),
     ("watchlist_exact", "exact watchlist entries besides the convoy leaders"),

@@ -3,12 +3,13 @@ lines carry it, and which alerts the rules should raise.
 
 - ``passes``: every true vehicle pass: ``pass_id``, ``device_id``, ``plate`` (null when
   unreadable), ``vehicle``, ``captured_offset`` (true capture time, seconds after ``start``),
-  ``captured_at`` (the best read's capture time as its device's clock reports it, RFC 3339),
+  ``captured_at`` (the best read's capture time as the pipeline reads it, RFC 3339: its
+  device's clock, corrected for a clock set ahead, ``streams.vendors.clock_ahead``),
   ``lines`` (every capture line that carries it: snapshots, re-pushes, cascade copies), ``late``
   (its payloads arrive after the pipeline's lateness), ``watchlist_entries`` (entry ids its plate
   matches).
 - ``faces``: every face track (``track_id``, same fields bar plate and watchlist); ``alarms``
-  likewise (``alarm_id``, ``alarm_type``).
+  likewise (``alarm_id``, ``alarm_type``); their ``captured_at`` is the device's clock.
 - ``malformed_lines``: lines no adapter can read: each must become a dead letter.
 - ``expected_alerts``: ``watchlist`` (pass id + entry id, for the on-time passes of watched
   plates), ``cloned_plate`` (plates), ``convoy`` (plate pairs, sorted), and ``tolerated``: alerts

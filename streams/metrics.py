@@ -95,7 +95,7 @@ class Metric(StrEnum):
         _C,
         ("source",),
         "Events whose capture time lay more than STREAMS_CLOCK_AHEAD_LIMIT_SECONDS after their "
-        "receipt (a device clock set ahead): their receive time stands in.",
+        "receipt (a device clock set ahead): corrected by a zone error, or to their receipt.",
     )
     SKIPPED = (
         "streams_payloads_skipped_total",

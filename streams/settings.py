@@ -137,7 +137,7 @@ class Settings(BaseSettings):
         60.0,
         gt=0,
         description="A capture stamped more than this after its receipt comes from a device "
-        "clock set ahead: its receive time stands in (the device's time is kept).",
+        "clock set ahead: its time is corrected (the device's time is kept).",
     )
     dead_letter_max_ratio: float = Field(
         0.5,

@@ -84,8 +84,9 @@ def add_traffic_parsers(sub: Any) -> None:
         description="Generates a city with ground truth: cameras of several vendors on a road "
         "network around Hangzhou, vehicles making trips, pedestrians' face tracks and alarms, "
         "with the mess of real networks (multi-snapshot passes, re-pushes, platform cascades, "
-        "OCR misreads, unreadable plates, clock skew, a camera flushing its buffer after an "
-        "outage, malformed payloads, cloned plates, convoys, watchlist hits). Writes "
+        "OCR misreads, unreadable plates, clock skew (a camera 8 h ahead), a camera flushing its "
+        "buffer after an outage, malformed payloads, cloned plates, convoys, watchlist hits). "
+        "Writes "
         "captures.jsonl (for `streams replay`), truth.json, devices.csv, watchlist.txt and "
         "city.json into --out.",
     )

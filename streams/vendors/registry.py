@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from streams.vendors.base import Adapter, AdapterError, Context, Normalized, RawPayload, Rejected
-from streams.vendors.clock_ahead import received_if_ahead
+from streams.vendors.clock_ahead import corrected_if_ahead
 from streams.vendors.dahua import normalize_dahua
 from streams.vendors.frigate import normalize_frigate
 from streams.vendors.gat1400 import normalize_gat1400
@@ -44,7 +44,7 @@ def normalize(raw: RawPayload, ctx: Context) -> Normalized:
             index = result.rejected.index(rejected)
             result.rejected[index] = Rejected(f"{raw.source}: {rejected.reason}", rejected.record)
     for index, event in enumerate(result.events):
-        checked = received_if_ahead(event, ctx.clock_ahead_limit)
+        checked = corrected_if_ahead(event, ctx.clock_ahead_limit)
         if checked is not event:
             result.events[index] = checked
             result.clock_ahead += 1

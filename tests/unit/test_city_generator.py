@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from loadtest.captures import CaptureLine, read_captures
-from loadtest.city import CityConfig, registry_position
+from loadtest.city import CLOCK_AHEAD_SECONDS, CityConfig, registry_position
 from loadtest.generate import City, add_generate_arguments, generate, run_generate, write_city
 from loadtest.score import (
     LineEvents,
@@ -34,6 +34,7 @@ from streams.domain.devices import DeviceRegistry
 from streams.domain.geo import haversine_m
 from streams.domain.plates import one_confusion_apart
 from streams.topics import SOURCES
+from streams.vendors.clock_ahead import DEVICE_TIME_ATTRIBUTE
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 SMALL = CityConfig(cameras=200, vehicles=800, pedestrians=500, hours=1.0, start=START)
@@ -173,6 +174,20 @@ def test_the_mess_is_there(small: SmallCity) -> None:
     assert counts["cloned_plates"] == SMALL.cloned_plates
     assert counts["convoys"] >= SMALL.convoys
     assert any(c.skew for c in small.city.layout.cameras)
+    # A camera 8 h ahead: the pipeline takes it for a zone error, and keeps the device's time.
+    ahead = [c.device_id for c in small.city.layout.cameras if c.skew == CLOCK_AHEAD_SECONDS]
+    assert len(ahead) == SMALL.clock_ahead_cameras == 1
+    from_ahead = [e for e in small.events if e.device_id == ahead[0]]
+    assert from_ahead
+    for event in from_ahead:
+        device_time = datetime.fromisoformat(event.attributes[DEVICE_TIME_ATTRIBUTE])
+        assert device_time - event.captured_at == timedelta(hours=8)
+        assert event.captured_at <= event.received_at
+    passes = [p for p in small.city.truth.passes if p.device_id == ahead[0]]
+    assert passes
+    for p in passes:
+        true_time = START + timedelta(seconds=p.captured_offset)
+        assert abs(p.captured_at - true_time) < timedelta(seconds=1)
     planted = small.city.truth.planted
     expected = small.city.truth.expected
     assert set(planted["cloned_plates"]) == set(expected.cloned_plate)

@@ -9,13 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.canonical import FaceCapture, PlateCapture
+from streams.canonical.models import rfc3339_millis
 from streams.correlate.config import RuleConfig
 from streams.correlate.pipeline import Correlator
 from streams.correlate.watchlist import watchlist_from_entries
 from streams.domain.vendor_time import TimeProvenance
 from streams.vendors import normalize
 from streams.vendors.base import Context, RawPayload
-from streams.vendors.clock_ahead import DEVICE_TIME_ATTRIBUTE, received_if_ahead
+from streams.vendors.clock_ahead import DEVICE_TIME_ATTRIBUTE, corrected_if_ahead, correction
 from tests.vendors.checks import assert_valid
 
 FIXTURES = Path(__file__).parent.parent / "vendors" / "fixtures" / "gat1400"
@@ -31,7 +32,7 @@ def _events(name: str, received: datetime, ctx: Context | None = None) -> list:
     return [*result.events, result.clock_ahead]
 
 
-def test_a_camera_eight_hours_ahead_gets_its_receive_time() -> None:
+def test_a_camera_eight_hours_ahead_is_taken_for_a_zone_error() -> None:
     # A local wall clock sent as UTC: the capture is stamped eight hours after its receipt.
     received = ON_TIME - timedelta(hours=8)
     *events, counted = _events("motor_vehicles.json", received)
@@ -39,14 +40,45 @@ def test_a_camera_eight_hours_ahead_gets_its_receive_time() -> None:
     assert counted == len(events) == 2
     for event, original in zip(events, on_time, strict=True):
         assert isinstance(event, PlateCapture)
-        assert event.captured_at == event.received_at == received.replace(microsecond=123000)
-        assert event.time_source is TimeProvenance.RECEIVED
-        assert event.attributes[DEVICE_TIME_ATTRIBUTE] == (
-            original.captured_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        )
+        # The device's timing is kept: the capture 15 s before its receipt, as on time.
+        assert event.captured_at == original.captured_at - timedelta(hours=8)
+        assert event.time_source is TimeProvenance.DEVICE_ZONE
+        assert event.attributes[DEVICE_TIME_ATTRIBUTE] == rfc3339_millis(original.captured_at)
         # The same record keeps its id, whenever it arrives: re-pushes stay recognisable.
         assert event.event_id == original.event_id
         assert event.plate_number == original.plate_number
+
+
+def test_a_clock_ahead_by_no_zone_gets_the_receive_time() -> None:
+    received = ON_TIME - timedelta(minutes=37)  # 36 min 45 s ahead: no zone is that
+    *events, counted = _events("motor_vehicles.json", received)
+    assert counted == 2
+    for event in events:
+        assert event.captured_at == event.received_at
+        assert event.time_source is TimeProvenance.RECEIVED
+        assert DEVICE_TIME_ATTRIBUTE in event.attributes
+
+
+def test_a_copy_that_came_a_minute_later_keeps_its_capture_time() -> None:
+    # A platform cascade's copy of the same captures, 90 s after the camera's own: corrected by
+    # the same zone, it meets the camera's read (and is late by its receipt, as it is).
+    camera = _events("motor_vehicles.json", ON_TIME - timedelta(hours=8))
+    copy = _events("motor_vehicles.json", ON_TIME - timedelta(hours=8) + timedelta(seconds=90))
+    assert [e.captured_at for e in camera[:-1]] == [e.captured_at for e in copy[:-1]]
+
+
+def test_the_correction_is_a_whole_zone_or_the_whole_lead() -> None:
+    received = datetime(2026, 3, 1, tzinfo=UTC)
+    for ahead, expected in (
+        (timedelta(seconds=59), (timedelta(0), False)),
+        (timedelta(hours=8, seconds=-1), (timedelta(hours=8), True)),
+        (timedelta(hours=8, minutes=-4), (timedelta(hours=8), True)),
+        (timedelta(hours=5, minutes=30, seconds=20), (timedelta(hours=5, minutes=30), True)),
+        (timedelta(hours=8, minutes=-7), (timedelta(hours=8, minutes=-7), False)),
+        (timedelta(hours=8, minutes=2), (timedelta(hours=8, minutes=2), False)),  # still ahead
+        (timedelta(minutes=4), (timedelta(minutes=4), False)),
+    ):
+        assert correction(received + ahead, received) == expected, ahead
 
 
 def test_a_face_track_moves_with_its_capture_time() -> None:
@@ -92,7 +124,7 @@ def test_no_capture_comes_out_more_than_the_limit_ahead(ahead: int) -> None:
         time_source=TimeProvenance.EPOCH,
         attributes={"x": "y"},
     )
-    checked = received_if_ahead(event, timedelta(seconds=60))
+    checked = corrected_if_ahead(event, timedelta(seconds=60))
     assert checked.captured_at - checked.received_at <= timedelta(seconds=60)
     assert checked.attributes["x"] == "y"
     if checked is event:
