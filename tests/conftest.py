@@ -39,8 +39,13 @@ def kafka_broker() -> Iterator[LocalKafka]:
 @pytest.fixture
 def settings(tmp_path: Path, kafka_broker: LocalKafka) -> Settings:
     """Settings isolated per test: own topic prefix, warehouse, state dir and web ports."""
+    return isolated_settings(kafka_broker.bootstrap, tmp_path)
+
+
+def isolated_settings(bootstrap: str, tmp_path: Path) -> Settings:
+    """Settings of a test's own: topic prefix, warehouse, state dir and web ports."""
     return Settings(
-        kafka_bootstrap_servers=kafka_broker.bootstrap,
+        kafka_bootstrap_servers=bootstrap,
         topic_prefix=f"t{uuid.uuid4().hex[:8]}.",
         topic_partitions=2,
         app_id=f"streams-test-{uuid.uuid4().hex[:8]}",

@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +23,8 @@ from streams.demo_payloads import demo_payloads
 from streams.gateway.producer import BROKER_CHECK_SECONDS
 from streams.kafka_admin import ensure_topics
 from streams.localkafka import LocalKafka, free_port, port_is_free
-from streams.settings import Settings
 from streams.topics import ALERTS, raw_topic_name
+from tests.conftest import isolated_settings
 from tests.integration.correlate_flow import prepared, produce, read_unique
 from tests.integration.gateway_server import serve_gateway
 from tests.integration.kafka_reading import read_topic, topic_values
@@ -75,18 +74,7 @@ def _lines(path: Path) -> int:
 def test_a_broker_outage_changes_no_result_and_the_log_stays_short(
     own_broker: LocalKafka, tmp_path: Path
 ) -> None:
-    settings = Settings(
-        kafka_bootstrap_servers=own_broker.bootstrap,
-        topic_prefix=f"o{uuid.uuid4().hex[:8]}.",
-        topic_partitions=2,
-        app_id=f"streams-outage-{uuid.uuid4().hex[:8]}",
-        data_dir=tmp_path / "faust",
-        warehouse_url=f"chdb://{tmp_path / 'warehouse'}",
-        web_port=free_port(),
-        api_port=free_port(),
-        sink_flush_seconds=0.2,
-        local_dir=tmp_path / "local",
-    )
+    settings = isolated_settings(own_broker.bootstrap, tmp_path)
     scenario, unique_ids, alert_ids, correlation_ids = prepared(settings)
     cut = len(scenario.events) // 2
     produce(settings, scenario.events[:cut])
@@ -140,12 +128,8 @@ def test_a_broker_outage_changes_no_result_and_the_log_stays_short(
 def test_the_gateway_turns_pushes_away_during_an_outage_and_takes_them_again_after(
     own_broker: LocalKafka, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(
-        kafka_bootstrap_servers=own_broker.bootstrap,
-        topic_prefix=f"g{uuid.uuid4().hex[:8]}.",
-        topic_partitions=2,
-        kafka_timeout_seconds=2.0,
-        local_dir=tmp_path / "local",
+    settings = isolated_settings(own_broker.bootstrap, tmp_path).model_copy(
+        update={"kafka_timeout_seconds": 2.0}
     )
     ensure_topics(settings)
     bodies = [body for source, _device, body in demo_payloads(per_source=8) if source == "gat1400"]
