@@ -7,7 +7,7 @@ import asyncio
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
@@ -22,6 +22,8 @@ QUEUE_FULL_SECONDS = 1.0
 # cheap, and a probe with the usual timeout of a second or two still gets an answer.
 BROKER_CHECK_SECONDS = 5.0
 BROKER_TIMEOUT_SECONDS = 1.0
+# After a push went unacknowledged, pushes are turned away at once this long before one tries.
+BREAKER_COOLDOWN_SECONDS = 5.0
 
 
 class RawProducer:
@@ -117,6 +119,48 @@ class RawProducer:
         self._producer.flush(timeout)
         self._stop.set()
         self._poller.join(timeout)
+
+
+class BrokerBreaker:
+    """Turns pushes away at once while the broker is known not to acknowledge.
+
+    After a push found no acknowledgement in time, every sender would otherwise wait the whole
+    timeout for its 503, holding a connection, for as long as the outage lasts. For
+    ``cooldown`` seconds after such a failure, pushes are refused without being produced (the
+    sender retries; nothing is queued that could arrive twice). Then one push at a time is let
+    through to try the broker; its acknowledgement closes the breaker, its failure opens it
+    again. ``clock`` is injectable for tests."""
+
+    def __init__(
+        self,
+        cooldown: float = BREAKER_COOLDOWN_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cooldown = cooldown
+        self.clock = clock
+        self.failed_at: float | None = None  # None: closed
+        self.trying = False
+
+    def admit(self) -> bool:
+        """May this push be produced? (The one a half-open breaker lets through is marked.)"""
+        if self.failed_at is None:
+            return True
+        if self.clock() - self.failed_at < self.cooldown or self.trying:
+            return False
+        self.trying = True
+        return True
+
+    def delivered(self) -> None:
+        self.failed_at = None
+        self.trying = False
+
+    def released(self) -> None:
+        """The push let through never reached the broker (the queue was full): another may."""
+        self.trying = False
+
+    def failed(self) -> None:
+        self.failed_at = self.clock()
+        self.trying = False
 
 
 class Readiness:

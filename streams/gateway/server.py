@@ -29,7 +29,7 @@ from aiohttp import web
 from confluent_kafka import KafkaException
 
 from streams.gateway import viid
-from streams.gateway.producer import RawProducer, Readiness
+from streams.gateway.producer import BrokerBreaker, RawProducer, Readiness
 from streams.log_repeats import condense
 from streams.metrics import CONTENT_TYPE, COUNTERS, GAUGES, HISTOGRAMS, Metric, render
 from streams.settings import Settings
@@ -69,6 +69,7 @@ class Gateway:
         self.readiness = Readiness(
             producer, [settings.topic(raw_topic_name(source)) for source in SOURCES]
         )
+        self.breaker = BrokerBreaker()
 
     def _key(self, request: web.Request, fallback: str | None = None) -> str:
         return (
@@ -96,10 +97,18 @@ class Gateway:
                 return web.json_response(
                     {"error": f"{REPLAY_RECEIVED_AT} must be epoch milliseconds"}, status=400
                 )
+        if not self.breaker.admit():
+            COUNTERS.add(Metric.GATEWAY_BACKPRESSURE, source)
+            return web.json_response(
+                {"error": "the broker is not acknowledging payloads just now"},
+                status=503,
+                headers={"Retry-After": "5"},
+            )
         future = self.producer.send(
             self.settings.topic(raw_topic_name(source)), key.encode(), body, headers, timestamp_ms
         )
         if future is None:
+            self.breaker.released()
             COUNTERS.add(Metric.GATEWAY_BACKPRESSURE, source)
             return web.json_response(
                 {"error": "busy: the producer queue is full"},
@@ -109,6 +118,7 @@ class Gateway:
         try:
             await asyncio.wait_for(future, self.settings.kafka_timeout_seconds)
         except (KafkaException, TimeoutError) as exc:
+            self.breaker.failed()
             COUNTERS.add(Metric.GATEWAY_BACKPRESSURE, source)
             reason = (
                 f"no acknowledgement within {self.settings.kafka_timeout_seconds:g}s"
@@ -123,6 +133,7 @@ class Gateway:
                 status=503,
                 headers={"Retry-After": "5"},
             )
+        self.breaker.delivered()
         COUNTERS.add(Metric.GATEWAY_ACCEPTED, source)
         return None
 

@@ -134,11 +134,14 @@ def test_the_gateway_turns_pushes_away_during_an_outage_and_takes_them_again_aft
     ensure_topics(settings)
     bodies = [body for source, _device, body in demo_payloads(per_source=8) if source == "gat1400"]
     results: list[tuple[str, int, str | None]] = []
+    waited: list[float] = []
 
     async def scenario(session: ClientSession, base: str) -> None:
         async def push(phase: str, body: bytes) -> None:
+            started = time.monotonic()
             async with session.post(base + "/push/gat1400", data=body) as response:
                 results.append((phase, response.status, response.headers.get("Retry-After")))
+            waited.append(time.monotonic() - started)
 
         async def ready() -> int:
             async with session.get(base + "/readyz") as response:
@@ -166,10 +169,15 @@ def test_the_gateway_turns_pushes_away_during_an_outage_and_takes_them_again_aft
         ("down", 503, None)
     ]
     assert [s for p, s, _r in results if p == "after"] == [200] * (len(bodies) - 4)
+    # The first push of the outage waited for its acknowledgement; the next were turned away
+    # at once (the breaker), without being produced.
+    assert waited[1] >= 2.0
+    assert waited[2] < 1.0
+    assert waited[3] < 1.0
     # Every payload answered 200 is on the raw topic (a payload turned away may follow later:
     # it stayed in the producer's queue, and the sender's retry is then a duplicate).
     stored = set(topic_values(settings, settings.topic(raw_topic_name("gat1400"))))
     assert {bodies[0], *bodies[4:]} <= stored
-    # One line for the three failed pushes, with the reason.
+    # One line for the failed push, with the reason.
     failed = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
     assert failed == ["a gat1400 payload was not delivered to Kafka: no acknowledgement within 2s"]
