@@ -86,9 +86,8 @@ def add_traffic_parsers(sub: Any) -> None:
         "with the mess of real networks (multi-snapshot passes, re-pushes, platform cascades, "
         "OCR misreads, unreadable plates, clock skew (a camera 8 h ahead), a camera flushing its "
         "buffer after an outage, malformed payloads, cloned plates, convoys, watchlist hits). "
-        "Writes "
-        "captures.jsonl (for `streams replay`), truth.json, devices.csv, watchlist.txt and "
-        "city.json into --out.",
+        "Writes captures.jsonl (for `streams replay`), truth.json, devices.csv, watchlist.txt "
+        "and city.json into --out.",
     )
     add_generate_arguments(generate)
     generate.set_defaults(handler=cmd_generate)

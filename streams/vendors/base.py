@@ -46,7 +46,7 @@ class Normalized:
     events: list[CanonicalEvent] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     skipped: str | None = None  # why a payload holds no event on purpose (heartbeat, keepalive)
-    clock_ahead: int = 0  # events given their receive time: their device's clock runs ahead
+    clock_ahead: int = 0  # events whose capture time was corrected: their device's clock runs ahead
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ A capture more than ``limit`` ahead of its receipt is corrected:
 - by a whole number of quarter hours when it is that far ahead give or take five minutes (a
   zone error: the device's clock is right but for its zone). The device's own timing is kept,
   so copies of one capture that arrive by different routes (the camera, a platform cascade a
-  minute later) still fall together, and captures it buffered and sends late are late;
+  minute later) still fall together, and captures it sends up to five minutes late are late;
 - otherwise to its receive time (``time_source`` ``received``), as for payloads without a time.
+  So a capture such a camera buffered and sends later than that passes for a fresh one: one
+  capture cannot tell its clock's error from its delay.
 
 A face's track times move with it, and the device's own time is kept in
 ``attributes[DEVICE_TIME_ATTRIBUTE]``. Clocks a few seconds off are left as they are. Clocks that
