@@ -43,10 +43,10 @@ def normalize(raw: RawPayload, ctx: Context) -> Normalized:
         if not rejected.reason.startswith(raw.source):
             index = result.rejected.index(rejected)
             result.rejected[index] = Rejected(f"{raw.source}: {rejected.reason}", rejected.record)
+    limit = ctx.clock_ahead_limit
     for index, event in enumerate(result.events):
-        checked = corrected_if_ahead(event, ctx.clock_ahead_limit)
-        if checked is not event:
-            result.events[index] = checked
+        if event.captured_at - event.received_at > limit:  # rare: the check inline
+            result.events[index] = corrected_if_ahead(event, limit)
             result.clock_ahead += 1
     if not result.events and not result.rejected and result.skipped is None:
         result.rejected.append(Rejected(f"{raw.source}: the payload holds no event"))

@@ -4,6 +4,7 @@ would, what the offline run expects of it, and the worker's outputs read back.""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from streams.publisher import Publisher
 from streams.settings import Settings
 from streams.topics import (
     ALARMS,
+    ALERTS,
     FACE_CAPTURES,
     PLATE_CAPTURES,
     UNIQUE_ALARMS,
@@ -59,6 +61,30 @@ def expected_ids(offline: list[Any], scenario: Scenario) -> tuple[set[str], set[
     alerts = {r.alert_id for r in offline if isinstance(r, Alert)}
     correlations = {r.correlation_id for r in offline if isinstance(r, Correlation)}
     return unique, alerts, correlations
+
+
+# The scenario's alerts by rule (the offline run is checked the same way in
+# tests/unit/test_correlate_offline.py).
+ALERTS_BY_RULE = {"watchlist": 5, "cloned_plate": 1, "convoy": 1, "alarm_context": 1}
+
+
+def read_outputs(
+    settings: Settings, alert_ids: set[str], unique_ids: set[str]
+) -> tuple[list[Any], list[Any]]:
+    """The alerts and the unique events the worker published, once it published them all."""
+    alerts = read_topic(settings, settings.topic(ALERTS.name), len(alert_ids), timeout=120)
+    return alerts, read_unique(settings, len(unique_ids))
+
+
+def assert_each_once(
+    alerts: list[Any], unique: list[Any], alert_ids: set[str], unique_ids: set[str]
+) -> None:
+    """Exactly the expected alerts and unique events, none published twice."""
+    assert Counter(a.rule for a in alerts) == ALERTS_BY_RULE
+    assert {a.alert_id for a in alerts} == alert_ids
+    assert len(alerts) == len(alert_ids), "an alert was published twice"
+    assert {e.event_id for e in unique} == unique_ids
+    assert len(unique) == len(unique_ids), "a unique event was published twice"
 
 
 def read_unique(settings: Settings, expected: int) -> list[Any]:

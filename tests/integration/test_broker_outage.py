@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,11 +22,11 @@ from streams.demo_payloads import demo_payloads
 from streams.gateway.producer import BROKER_CHECK_SECONDS
 from streams.kafka_admin import ensure_topics
 from streams.localkafka import LocalKafka, free_port, port_is_free
-from streams.topics import ALERTS, raw_topic_name
+from streams.topics import raw_topic_name
 from tests.conftest import isolated_settings
-from tests.integration.correlate_flow import prepared, produce, read_unique
+from tests.integration.correlate_flow import assert_each_once, prepared, produce, read_outputs
 from tests.integration.gateway_server import serve_gateway
-from tests.integration.kafka_reading import read_topic, topic_values
+from tests.integration.kafka_reading import topic_values
 from tests.integration.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -101,22 +100,12 @@ def test_a_broker_outage_changes_no_result_and_the_log_stays_short(
         own_broker.up(timeout=120)
 
         produce(settings, scenario.events[cut:])
-        alerts = read_topic(settings, settings.topic(ALERTS.name), len(alert_ids), timeout=120)
-        unique = read_unique(settings, len(unique_ids))
+        alerts, unique = read_outputs(settings, alert_ids, unique_ids)
         _status, stats = worker.get("/stats")
     finally:
         assert worker.stop() == 0, worker.log_tail()
 
-    assert {a.alert_id for a in alerts} == alert_ids
-    assert Counter(a.rule for a in alerts) == {
-        "watchlist": 5,
-        "cloned_plate": 1,
-        "convoy": 1,
-        "alarm_context": 1,
-    }
-    assert len(alerts) == len(alert_ids), "an alert was published twice"
-    assert {e.event_id for e in unique} == unique_ids
-    assert len(unique) == len(unique_ids), "a unique event was published twice"
+    assert_each_once(alerts, unique, alert_ids, unique_ids)
     assert len(correlation_ids) == 1
 
     assert "--- Logging error ---" not in log.read_text(errors="replace")
